@@ -1,0 +1,25 @@
+"""archlens: analyse and visualise convolutional network architectures.
+
+Public API (everything the CLI and the dashboard use):
+
+- :func:`analyze` (model -> :class:`~archlens.analysis.Analysis`)
+- :func:`check` (analysis -> findings)
+- :func:`report` (analysis -> report folder)
+- :mod:`archlens.zoo` (list_models, get_model, card)
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["analyze", "check", "report", "compare", "zoo", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy: `import archlens` must not import torch until something needs it.
+    if name == "zoo":
+        import importlib
+        return importlib.import_module("archlens.zoo")
+    if name in ("analyze", "check", "report", "compare"):
+        from archlens import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'archlens' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from archlens.cli import run
+
+run()

@@ -1,0 +1,81 @@
+"""Command line: argument parsing -> pipeline -> renderer.
+
+Each subcommand lives in its own module exposing ``register(subparsers)`` which adds its parser
+and sets ``func`` (``args -> exit code``). Every :class:`ArchlensError` and every usage error
+becomes one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from archlens.errors import ArchlensError
+
+# module name -> (subcommand names it registers); imported lazily for a fast `--help`.
+SUBCOMMANDS = ("zoo", "analyze", "check", "graph", "report", "compare", "bench", "dashboard")
+_MODULES = {"zoo": "zoo_cmd", "analyze": "analyze_cmd", "check": "check_cmd",
+            "graph": "graph_cmd", "report": "report_cmd", "compare": "report_cmd",
+            "bench": "bench_cmd", "dashboard": "dashboard_cmd"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse's own convention)
+        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from archlens import __version__
+    parser = _Parser(prog="archlens", description=(
+        "Analyse and visualise CNN architectures: exact parameters and MACs, branch-correct "
+        "receptive fields, the Inception-v3 design principles as a linter, reports, a dashboard "
+        "and a factorization latency bench."),
+        epilog="MODEL is a zoo name (see 'archlens zoo'), path/to/file.py:callable or "
+               "package.module:callable. Numbers are MACs (multiply-accumulates) unless "
+               "--units flops (FLOPs = 2 x MACs).")
+    parser.add_argument("--version", action="version", version=f"archlens {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    done: set[str] = set()
+    for cmd in SUBCOMMANDS:
+        mod_name = _MODULES[cmd]
+        if mod_name in done:
+            continue
+        try:
+            mod = importlib.import_module(f"archlens.cli.{mod_name}")
+        except ModuleNotFoundError as e:  # a subcommand under construction
+            if e.name != f"archlens.cli.{mod_name}":
+                raise
+            continue
+        mod.register(sub)
+        done.add(mod_name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
+    except _UsageError as e:
+        print(f"archlens: error: {e}".replace("archlens: error: archlens", "archlens", 1),
+              file=sys.stderr)
+        return 2
+    except ArchlensError as e:
+        print(f"archlens: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("archlens: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:  # console-script entry point
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The one immutable IR: a layer graph of executed ops and the tensors between them.
+
+``trace`` produces the raw records; :func:`archlens.graph.build` (in the engine) turns them
+into a :class:`Graph`; ``metrics`` returns a new Graph whose nodes carry costs and geometry
+(``dataclasses.replace``: nothing is mutated). Shapes are NCHW tuples including batch.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+Pair = tuple[int, int]
+Shape = tuple[int, ...]
+
+INPUT = "input"  # name of the graph's input pseudo-node
+
+
+@dataclass(frozen=True, slots=True)
+class ReceptiveField:
+    """Receptive field of one node's output unit, per spatial axis (H, W), in input pixels.
+
+    size      largest extent over all paths into the node (the RF)
+    min_size  smallest extent over all paths (size - min_size shows branch spread)
+    stride    effective stride (jump): input pixels between adjacent output units
+    padding   effective padding: how far (pixels) the window of output unit 0 starts before
+              input pixel 0 on the path that gives ``size`` (the centre of unit i is at
+              ``i * stride - padding + (size - 1) / 2``)
+    aligned   True when every path into the node puts the window centre at the same place
+    """
+
+    size: Pair
+    min_size: Pair
+    stride: Pair
+    padding: Pair
+    aligned: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": list(self.size), "min_size": list(self.min_size),
+                "stride": list(self.stride), "padding": list(self.padding),
+                "aligned": self.aligned}
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One executed op: a leaf module call (``kind="module"``) or a functional op
+    (``kind="function"``: cat, add, relu, max_pool2d, flatten, view ...), or the input.
+
+    name      module path (``Mixed_5b.branch1x1.conv``); ``#2``, ``#3`` for repeated calls;
+              functional ops are named under their parent module (``Mixed_5b.cat``)
+    type      module class name (``Conv2d``) or op name (``cat``, ``add``, ``max_pool2d``)
+    module    path of the module that owns the op ("" for the root)
+    inputs    names of the producing nodes, in argument order
+    attrs     op attributes beyond the geometry (ceil_mode, in/out channels, transposed ...)
+    The remaining fields are filled by ``metrics`` (0 / None before that).
+    """
+
+    name: str
+    type: str
+    kind: str
+    module: str
+    inputs: tuple[str, ...]
+    in_shapes: tuple[Shape, ...]
+    out_shape: Shape
+    kernel: Pair | None = None
+    stride: Pair | None = None
+    padding: Pair | None = None
+    dilation: Pair | None = None
+    groups: int | None = None
+    attrs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # --- metrics ---
+    params: int = 0          # own parameters (shared weights counted once, at first use)
+    macs: int = 0            # multiply-accumulates
+    activations: int = 0     # elements of the output tensor
+    rf: ReceptiveField | None = None   # None where not applicable (non-spatial)
+    stage: int | None = None           # index of the grid size (0 = input resolution)
+    intensity: float | None = None     # MACs per byte moved (weights + inputs + outputs)
+
+    @property
+    def is_spatial(self) -> bool:
+        return len(self.out_shape) == 4
+
+    def depth_name(self, depth: int) -> str:
+        """The module path cut to ``depth`` components (aggregation key)."""
+        parts = self.module_path.split(".") if self.module_path else []
+        return ".".join(parts[:depth]) if depth > 0 else ""
+
+    @property
+    def module_path(self) -> str:
+        """The module this node belongs to, without the ``#k`` call suffix."""
+        base = self.name.split("#", 1)[0]
+        return base if self.kind == "module" else self.module
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Nodes in execution order (a topological order); ``nodes[0]`` is the input node."""
+
+    nodes: tuple[Node, ...]
+    outputs: tuple[str, ...]
+    _index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    _succ: Mapping[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index = {n.name: i for i, n in enumerate(self.nodes)}
+        if len(index) != len(self.nodes):
+            dup = [n.name for n in self.nodes if sum(m.name == n.name for m in self.nodes) > 1]
+            raise ValueError(f"duplicate node names in graph: {sorted(set(dup))[:5]}")
+        succ: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                if index.get(i, len(self.nodes)) >= index[n.name]:
+                    raise ValueError(f"node {n.name!r} uses {i!r}, which is not produced before it")
+                succ[i].append(n.name)
+        object.__setattr__(self, "_index", MappingProxyType(index))
+        object.__setattr__(self, "_succ", MappingProxyType({k: tuple(v) for k, v in succ.items()}))
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[self._index[name]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def layers(self) -> tuple[Node, ...]:
+        """Every node but the input (what the JSON lists as ``layers``)."""
+        return self.nodes[1:]
+
+    def successors(self, name: str) -> tuple[str, ...]:
+        return self._succ[name]
+
+    def predecessors(self, name: str) -> tuple[str, ...]:
+        return self[name].inputs
+
+    def position(self, name: str) -> int:
+        return self._index[name]
+
+    def replace_nodes(self, nodes: tuple[Node, ...]) -> "Graph":
+        """A new graph with the same structure and annotated nodes (names must match)."""
+        if [n.name for n in nodes] != [n.name for n in self.nodes]:
+            raise ValueError("replace_nodes must keep node names and order")
+        return Graph(nodes=nodes, outputs=self.outputs)
