@@ -1,0 +1,61 @@
+"""The public API: the only entry points the CLI and the dashboard call.
+
+Each function delegates to its stage (engine -> checks -> render); data flows one way.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+    from archlens.analysis import Analysis, Finding
+
+
+def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = None, *,
+            batch: int = 1, device: str = "cpu", dtype: str = "float32",
+            checks: bool = True, check_config: Any = None) -> "Analysis":
+    """Trace ``model`` once and annotate every layer with shapes, params, MACs, activations and
+    receptive field; with ``checks`` (default) the design-principle findings are attached.
+
+    ``model``: a zoo name, ``path/to/file.py:callable``, ``package.module:callable`` or an
+    ``nn.Module``. ``input_shape``: (C, H, W) or "CxHxW"; defaults to the zoo card's.
+    ``device``: "cpu" (real tensors, fvcore counts), "meta" (nothing allocated,
+    torch.utils.flop_counter counts) or "cuda".
+    """
+    from archlens import engine
+    result = engine.analyze_model(model, input_shape, batch=batch, device=device, dtype=dtype)
+    if checks:
+        result = result.with_findings(check(result, config=check_config))
+    return result
+
+
+def check(analysis: "Analysis | str | nn.Module", *, config: Any = None,
+          select: Sequence[str] | None = None, ignore: Sequence[str] | None = None,
+          input_shape: Sequence[int] | str | None = None) -> "tuple[Finding, ...]":
+    """Design-principle findings (Inception-v3 paper, section 2) for an analysis or a model."""
+    from archlens import checks
+    from archlens.analysis import Analysis
+    if not isinstance(analysis, Analysis):
+        analysis = analyze(analysis, input_shape, checks=False)
+    return checks.run(analysis, config=config, select=select, ignore=ignore)
+
+
+def report(model: "Analysis | str | nn.Module", out: str | Path | None = None, *,
+           input_shape: Sequence[int] | str | None = None, depth: int | None = None,
+           png: bool = True, bench: str | Path | None = None, console: Any = None) -> Path:
+    """Write the design-review report (HTML, Markdown, SVG graph, charts, analysis.json)
+    into ``out`` (default ``reports/<model>/``), atomically. Returns the folder."""
+    from archlens.render import report as _report
+    return _report.write_report(model, out, input_shape=input_shape, depth=depth, png=png,
+                                bench=bench, console=console)
+
+
+def compare(a: "Analysis | str | nn.Module", b: "Analysis | str | nn.Module",
+            out: str | Path | None = None, *, input_shape: Sequence[int] | str | None = None,
+            png: bool = True, console: Any = None) -> Path:
+    """Write a side-by-side report of two models (totals, per-stage deltas, findings diff)."""
+    from archlens.render import report as _report
+    return _report.write_compare(a, b, out, input_shape=input_shape, png=png, console=console)

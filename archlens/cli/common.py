@@ -1,0 +1,37 @@
+"""Arguments shared by the subcommands that take a MODEL."""
+from __future__ import annotations
+
+import argparse
+
+from archlens.shapes import parse_shape
+
+MODEL_HELP = ("zoo name (see 'archlens zoo'), path/to/file.py:callable or "
+              "package.module:callable (loading a file or module runs its code)")
+
+
+def _shape_arg(text: str) -> tuple[int, ...]:
+    return parse_shape(text)  # raises InputShapeError -> one-line error, exit 2
+
+
+def add_model_arguments(p: argparse.ArgumentParser, *, model: bool = True) -> None:
+    if model:
+        p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("--input", metavar="CxHxW", default=None,
+                   help="input shape without batch, e.g. 3x299x299 (default: the zoo card's)")
+    p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default: 1)")
+    p.add_argument("--device", choices=("cpu", "meta", "cuda"), default="cpu",
+                   help="cpu: real tensors, fvcore counts; meta: nothing allocated, "
+                        "torch.utils.flop_counter counts (default: cpu)")
+
+
+def input_shape(args: argparse.Namespace) -> tuple[int, ...] | None:
+    return parse_shape(args.input) if args.input else None
+
+
+def analysis_from_args(args: argparse.Namespace, model: str | None = None, **kw):
+    from archlens import api
+    from archlens.errors import InputShapeError
+    if args.batch < 1:
+        raise InputShapeError(f"--batch must be a positive integer, got {args.batch}")
+    return api.analyze(model or args.model, input_shape(args), batch=args.batch,
+                       device=args.device, **kw)
