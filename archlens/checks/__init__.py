@@ -1,0 +1,186 @@
+"""Design-principle checks: the four principles of the Inception-v3 paper as a linter.
+
+Szegedy et al. 2016, "Rethinking the Inception Architecture for Computer Vision", section 2.
+Each rule is a pure function of the analysed graph, registered by code (see
+``docs/principles.md``):
+
+=========================== =============================================================
+``P1.grid-reduction``       grid reduction that shrinks the trunk representation too much
+``P1.channel-squeeze``      channel count collapses on the trunk at a constant grid
+``P2.narrow-coarse``        coarser grid stage not wider than the finer stages before it
+``P3.no-reduction``         wide kxk conv without a 1x1 channel reduction before it
+``P3.factorize-large``      n x n conv (n >= 5) -> stacked 3x3 convs
+``P3.factorize-asymmetric`` n x n conv on a 12..20 grid -> 1 x n then n x 1
+``P4.param-concentration``  most parameters in the classifier head (or one layer)
+``P4.stage-imbalance``      one grid stage does most of the convolution work
+=========================== =============================================================
+
+>>> from archlens import checks
+>>> findings = checks.run(analysis, select=["P1", "P3"])   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from archlens.analysis import SEVERITIES, Analysis, Finding
+from archlens.checks import p1_bottleneck, p2_local_width, p3_spatial_aggregation, p4_balance  # noqa: F401  (registration)
+from archlens.checks._common import Context
+from archlens.checks._registry import PRINCIPLES, RULES, Rule, selected_codes
+from archlens.checks.config import DEFAULTS, CheckConfig, from_mapping, load_config, resolve
+from archlens.graph import Graph
+
+__all__ = ["run", "summarize", "RULES", "PRINCIPLES", "Rule", "CheckConfig", "DEFAULTS",
+           "load_config", "from_mapping", "selected_codes", "FACTORIZATION_CODES",
+           "SCHEMA", "to_json"]
+
+SCHEMA = "archlens.check/1"
+FACTORIZATION_CODES = ("P3.factorize-large", "P3.factorize-asymmetric")
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def run(analysis: Analysis | Graph, config: CheckConfig | Mapping[str, Any] | str |
+        os.PathLike[str] | None = None, select: Iterable[str] | str | None = None,
+        ignore: Iterable[str] | str | None = None) -> tuple[Finding, ...]:
+    """All findings of the selected rules, grouped by principle, most severe first.
+
+    ``config``: a :class:`CheckConfig`, a mapping of settings, a TOML path, or None (the
+    current directory's ``pyproject.toml`` ``[tool.archlens.check]``, else the defaults).
+    ``select`` / ``ignore``: codes or prefixes (``"P1"``, ``"P3.factorize-large"``), as a list
+    or a comma-separated string; they override / extend the config's own lists.
+    Unknown codes and bad settings raise :class:`~archlens.errors.ConfigError`.
+    """
+    cfg = resolve(config)
+    codes = selected_codes(select if select is not None else cfg.select,
+                           [*_as_list(ignore), *cfg.ignore])
+    graph = analysis.graph if isinstance(analysis, Analysis) else analysis
+    ctx = Context.of(graph)
+    findings: list[Finding] = []
+    for code in codes:
+        findings.extend(RULES[code].func(ctx, cfg))
+    if cfg.aggregate:
+        findings = _aggregate(findings)
+    order = {c: i for i, c in enumerate(RULES)}
+
+    def key(f: Finding) -> tuple:
+        first = f.layers[0] if f.layers and f.layers[0] in graph else None
+        return (f.principle, _RANK.get(f.severity, 9), order.get(f.code, 99),
+                graph.position(first) if first else 0)
+    return tuple(sorted(findings, key=key))
+
+
+def _as_list(v: Iterable[str] | str | None) -> list[str]:
+    if v is None:
+        return []
+    return [v] if isinstance(v, str) else list(v)
+
+
+def _aggregate(findings: list[Finding]) -> list[Finding]:
+    """Merge repeated findings of the same kind into one (a handful of findings, not hundreds).
+
+    ``P3.no-reduction`` findings on the same kernel and grid (VGG's stages) merge into one per
+    stage; factorization findings merge only when ``info`` and identical in shape (repeated
+    blocks), so every warning-level factorization keeps its own finding and layer.
+    """
+    groups: dict[tuple, list[Finding]] = {}
+    out: list[Finding | tuple] = []
+    for f in findings:
+        gk = f.data.get("group_key") if isinstance(f.data, dict) else None
+        mergeable = gk is not None and (f.code == "P3.no-reduction" or f.severity == "info")
+        if not mergeable:
+            out.append(f)
+            continue
+        key = (f.code, f.severity, repr(gk))
+        if key not in groups:
+            groups[key] = []
+            out.append(key)
+        groups[key].append(f)
+    merged: list[Finding] = []
+    for item in out:
+        if isinstance(item, Finding):
+            merged.append(item)
+        elif len(groups[item]) == 1:
+            merged.append(groups[item][0])
+        else:
+            merged.append(_merge(groups[item]))
+    return merged
+
+
+def _merge(fs: list[Finding]) -> Finding:
+    first = fs[0]
+    k = len(fs)
+    macs = sum((f.saving or {}).get("macs", 0) for f in fs)
+    params = sum((f.saving or {}).get("params", 0) for f in fs)
+    per_layer: dict[str, dict[str, int]] = {}
+    for f in fs:
+        per_layer.update(f.data.get("per_layer", {}))
+    data = {key: v for key, v in first.data.items() if key not in ("per_layer",)}
+    data.update({"count": k, "per_layer": per_layer,
+                 "macs_before": sum(f.data.get("macs_before", 0) for f in fs),
+                 "macs_after": sum(f.data.get("macs_after", 0) for f in fs)})
+    names = [f.layers[0] for f in fs]
+    shown = ", ".join(names[:3]) + (f" and {k - 3} more" if k > 3 else "")
+    return Finding(
+        code=first.code, severity=first.severity, layers=tuple(names),
+        message=f"{k} layers ({shown}): {first.message}",
+        evidence=f"each like {names[0]}: {first.evidence}",
+        fix=(f"in each of the {k} layers, {first.fix}; together {macs:,} MACs and "
+             f"{params:,} params"),
+        saving={"macs": macs, "params": params}, data=data)
+
+
+def summarize(findings: Sequence[Finding], analysis: Analysis | None = None) -> dict[str, Any]:
+    """Counts and savings of a set of findings (what the renderers and the CLI summary show).
+
+    ``saving`` is the total over layers, taking for each layer the largest saving any finding
+    offers for it (the fixes of two findings on one layer are alternatives, not additive);
+    ``saving_by_code`` sums per rule; ``factorization`` is the P3 factorization total.
+    """
+    counts = {s: 0 for s in SEVERITIES}
+    by_principle = {p: 0 for p in PRINCIPLES}
+    by_code: dict[str, int] = {}
+    saving_by_code: dict[str, dict[str, int]] = {}
+    best: dict[str, dict[str, int]] = {}
+    for f in findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+        by_principle[f.principle] = by_principle.get(f.principle, 0) + 1
+        by_code[f.code] = by_code.get(f.code, 0) + 1
+        if not f.saving:
+            continue
+        acc = saving_by_code.setdefault(f.code, {"macs": 0, "params": 0})
+        acc["macs"] += f.saving.get("macs", 0)
+        acc["params"] += f.saving.get("params", 0)
+        per = f.data.get("per_layer") or {f.layers[0]: dict(f.saving)}
+        for layer, s in per.items():
+            cur = best.get(layer)
+            if cur is None or s.get("macs", 0) > cur.get("macs", 0):
+                best[layer] = {"macs": s.get("macs", 0), "params": s.get("params", 0)}
+    fact = {"macs": 0, "params": 0, "findings": 0}
+    for code in FACTORIZATION_CODES:
+        s = saving_by_code.get(code)
+        if s:
+            fact["macs"] += s["macs"]
+            fact["params"] += s["params"]
+            fact["findings"] += by_code.get(code, 0)
+    out: dict[str, Any] = {
+        "findings": len(findings), "counts": counts, "by_principle": by_principle,
+        "by_code": by_code,
+        "saving": {"macs": sum(s["macs"] for s in best.values()),
+                   "params": sum(s["params"] for s in best.values())},
+        "saving_by_code": saving_by_code, "factorization": fact,
+        "units": {"macs": "multiply-accumulates", "params": "count"},
+    }
+    if analysis is not None:
+        out["total_macs"] = analysis.totals.macs
+        out["total_params"] = analysis.totals.params
+    return out
+
+
+def to_json(analysis: Analysis, findings: Sequence[Finding],
+            summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``archlens.check/1`` document (what ``archlens check --format json`` prints)."""
+    return {"schema": SCHEMA, "model": analysis.model,
+            "input_shape": list(analysis.input_shape),
+            "findings": [f.to_dict() for f in findings],
+            "summary": dict(summary) if summary is not None else summarize(findings, analysis)}

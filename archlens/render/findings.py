@@ -1,0 +1,147 @@
+"""Design-check findings for people: a rich renderable for the terminal, Markdown, a summary.
+
+Pure formatting of :class:`~archlens.analysis.Finding` objects and of the summary dict that
+:func:`archlens.checks.summarize` computes (the renderer computes nothing). Numbers are exact
+with thousands separators and their unit; MACs are multiply-accumulates.
+
+    findings_renderable(findings, summary)  -> rich renderable (grouped by principle)
+    findings_markdown(findings, summary)    -> str (a Markdown section)
+    summary_lines(summary)                  -> list[str] (the short summary, plain text)
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from archlens.analysis import SEVERITIES, Finding
+from archlens.render._numbers import si
+
+PRINCIPLE_TITLES = {
+    "P1": "Principle 1: avoid representational bottlenecks, especially early",
+    "P2": "Principle 2: higher-dimensional representations are easier to process locally",
+    "P3": "Principle 3: spatial aggregation over lower-dimensional embeddings",
+    "P4": "Principle 4: balance the width and the depth of the network",
+}
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_ICON = {"error": "ERROR", "warning": "WARN", "info": "INFO"}
+
+
+def _macs(v: int) -> str:
+    s = si(abs(v))
+    short = f" ({'-' if v < 0 else ''}{s})" if abs(v) >= 1000 else ""
+    return f"{v:,} MACs{short}"
+
+
+def _params(v: int) -> str:
+    return f"{v:,} params"
+
+
+def _saving(f: Finding) -> str | None:
+    if not f.saving:
+        return None
+    m, p = f.saving.get("macs", 0), f.saving.get("params", 0)
+    return f"{_macs(m)}, {_params(p)}"
+
+
+def _grouped(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.principle, []).append(f)
+    return [(p, groups[p]) for p in sorted(groups)]
+
+
+def _layers(f: Finding, limit: int = 4) -> str:
+    shown = ", ".join(f.layers[:limit])
+    return shown + (f" (+{len(f.layers) - limit} more)" if len(f.layers) > limit else "")
+
+
+def summary_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The short summary: counts, savings in MACs (labelled) and, when the CLI added a
+    reference model, the factorization total next to the MAC difference to that reference."""
+    c = summary.get("counts", {})
+    lines = [f"{summary.get('findings', 0)} findings: "
+             + ", ".join(f"{c.get(s, 0)} {s}" for s in SEVERITIES)]
+    sv = summary.get("saving", {})
+    if sv.get("macs") or sv.get("params"):
+        total = summary.get("total_macs")
+        share = f" = {100.0 * sv['macs'] / total:.1f} % of the model's {total:,} MACs" if (
+            total) else ""
+        lines.append(f"savings offered (best fix per layer): {_macs(sv.get('macs', 0))}"
+                     f"{share}; {_params(sv.get('params', 0))}")
+    fact = summary.get("factorization", {})
+    ref = summary.get("reference")
+    if fact.get("findings"):
+        lines.append(f"factorization findings (P3.factorize-*): {fact['findings']}, "
+                     f"total saving {_macs(fact['macs'])}, {_params(fact['params'])}")
+    if ref:
+        lines.append(f"MAC difference to {ref['model']}: {_macs(ref['mac_difference'])} "
+                     f"({summary.get('total_macs', 0):,} - {ref['macs']:,} MACs)")
+    return lines
+
+
+def findings_renderable(findings: Sequence[Finding], summary: Mapping[str, Any] | None = None,
+                        *, title: str | None = None):
+    """A rich renderable: findings grouped by principle, each with severity, code, layers,
+    message, evidence, fix and saving; then the summary lines."""
+    from rich.console import Group
+    from rich.rule import Rule
+    from rich.text import Text
+
+    parts: list[Any] = []
+    if title:
+        parts.append(Text(title, style="bold"))
+    if not findings:
+        parts.append(Text("No findings: the design checks found nothing to flag.",
+                          style="green"))
+    for principle, fs in _grouped(findings):
+        parts.append(Rule(PRINCIPLE_TITLES.get(principle, principle), align="left",
+                          style="dim"))
+        for f in fs:
+            head = Text()
+            head.append(f"{_ICON.get(f.severity, f.severity.upper()):<5} ",
+                        style=_STYLE.get(f.severity, ""))
+            head.append(f.code, style="bold")
+            head.append(f"  {_layers(f)}", style="dim")
+            parts.append(head)
+            parts.append(Text(f"  {f.message}"))
+            parts.append(Text.assemble(("  evidence: ", "dim"), f.evidence))
+            if f.fix:
+                parts.append(Text.assemble(("  fix: ", "dim"), f.fix))
+            s = _saving(f)
+            if s:
+                parts.append(Text.assemble(("  saving: ", "dim"), (s, "green")))
+    if summary is not None:
+        parts.append(Rule(style="dim"))
+        for line in summary_lines(summary):
+            parts.append(Text(line, style="bold" if line.endswith(("error", "info")) else ""))
+    return Group(*parts)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def findings_markdown(findings: Sequence[Finding], summary: Mapping[str, Any] | None = None,
+                      *, title: str | None = "Design-principle findings", level: int = 2) -> str:
+    """A Markdown section: a heading per principle, one bullet block per finding."""
+    h = "#" * level
+    out: list[str] = []
+    if title:
+        out += [f"{h} {title}", ""]
+    if summary is not None:
+        out += [f"- {line}" for line in summary_lines(summary)] + [""]
+    if not findings:
+        out += ["No findings: the design checks found nothing to flag.", ""]
+    for principle, fs in _grouped(findings):
+        out += [f"{h}# {PRINCIPLE_TITLES.get(principle, principle)}", ""]
+        for f in fs:
+            out.append(f"- **{f.severity}** `{f.code}` — {_md_escape(f.message)}")
+            out.append(f"  - layers: {', '.join(f'`{x}`' for x in f.layers)}")
+            out.append(f"  - evidence: {_md_escape(f.evidence)}")
+            if f.fix:
+                out.append(f"  - fix: {_md_escape(f.fix)}")
+            s = _saving(f)
+            if s:
+                out.append(f"  - saving: {s}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
