@@ -1,0 +1,59 @@
+"""Number formatting shared by the report renderers: every number carries its unit."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+
+
+def si(value: float, digits: int = 3) -> str:
+    """``5713000000 -> '5.71 G'`` (3 significant digits; plain integers below 1000)."""
+    v = float(value)
+    for scale, prefix in _PREFIXES:
+        if abs(v) >= scale:
+            return f"{_sig(v / scale, digits)} {prefix}"
+    if v == int(v):
+        return f"{int(v)}"
+    return _sig(v, digits)
+
+
+def _sig(v: float, digits: int) -> str:
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.{max(digits - 2, 0)}f}"
+    return f"{v:.{max(digits - 1, 0)}f}"
+
+
+def macs(value: float) -> str:
+    return f"{si(value)}MACs" if abs(value) >= 1000 else f"{si(value)} MACs"
+
+
+def params(value: float) -> str:
+    return f"{si(value)} params"
+
+
+def signed(value: float, unit: str = "") -> str:
+    """A delta with an explicit sign: ``+1.2 G``, ``-340 K``, ``0``."""
+    if value == 0:
+        return f"0{(' ' + unit) if unit else ''}"
+    sign = "+" if value > 0 else "-"
+    s = si(abs(value))
+    return f"{sign}{s}{unit if s[-1].isalpha() else (' ' + unit if unit else '')}"
+
+
+def pct(part: float, whole: float, digits: int = 1) -> str:
+    return f"{100.0 * part / whole:.{digits}f} %" if whole else "n/a"
+
+
+def shape(s: Sequence[int] | None, batch: bool = False) -> str:
+    if not s:
+        return ""
+    dims = list(s if batch else s[1:]) or list(s)
+    return "x".join(str(d) for d in dims)
+
+
+def pair(p: Sequence[int] | None) -> str:
+    if p is None:
+        return ""
+    return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"

@@ -1,0 +1,263 @@
+"""The self-contained HTML report (and the notebook summary of an Analysis).
+
+One file that opens offline: plotly.js inlined once in ``<head>``, every chart a ``<div>``
+drawn by it, the graphviz SVG inlined, a sortable layer table driven by a few lines of
+inline JavaScript. Every string that comes from a model (module names, op types, finding
+text) passes through :func:`esc`; charts escape theirs in :mod:`archlens.render.charts`,
+and plotly serialises its JSON with ``<``/``>`` escaped, so a module named
+``<img src=x onerror=alert(1)>`` stays text.
+"""
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from archlens.analysis import SEVERITIES, Analysis, Finding
+from archlens.render import _numbers as fmt
+
+esc = html.escape  # quote=True: safe in text and in attribute values
+
+CSS = """
+:root{--ink:#1f2933;--muted:#607080;--line:#e3e8ee;--bg:#f6f8fa;--accent:#1f5fa8;
+--err:#c62828;--warn:#e65100;--info:#1565c0;--ok:#2e7d32}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.5 Inter,"Segoe UI",Helvetica,Arial,sans-serif;color:var(--ink);
+background:var(--bg)}
+header{background:#17324d;color:#fff;padding:22px 0 18px}
+header h1{margin:0;font-size:24px;font-weight:600;letter-spacing:.2px}
+header .meta{color:#c9d6e3;font-size:13px;margin-top:4px}
+.wrap{max-width:1240px;margin:0 auto;padding:0 28px}
+nav{background:#fff;border-bottom:1px solid var(--line);position:sticky;top:0;z-index:5}
+nav a{display:inline-block;padding:10px 14px 9px 0;margin-right:10px;color:var(--accent);
+text-decoration:none;font-weight:500;font-size:13px}
+section{background:#fff;border:1px solid var(--line);border-radius:8px;margin:22px 0;
+padding:18px 22px}
+section h2{font-size:18px;margin:0 0 12px;font-weight:600}
+section h3{font-size:15px;margin:18px 0 8px;font-weight:600}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:12px}
+.card{border:1px solid var(--line);border-radius:8px;padding:12px 14px;background:#fbfcfd}
+.card .k{color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.5px}
+.card .v{font-size:22px;font-weight:600;margin-top:2px;white-space:nowrap}
+.card .s{color:var(--muted);font-size:12px;margin-top:2px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+th{background:#f0f3f6;font-weight:600;position:sticky;top:38px}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr:hover td{background:#f7fafc}
+code,.mono{font-family:"JetBrains Mono",Menlo,Consolas,monospace;font-size:12px}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:11px;font-weight:600;
+color:#fff;text-transform:uppercase;letter-spacing:.4px}
+.badge.error{background:var(--err)}.badge.warning{background:var(--warn)}
+.badge.info{background:var(--info)}
+.finding{border-left:4px solid var(--line);padding:8px 12px;margin:10px 0;background:#fbfcfd;
+border-radius:0 6px 6px 0}
+.finding.error{border-color:var(--err)}.finding.warning{border-color:var(--warn)}
+.finding.info{border-color:var(--info)}
+.finding .head{font-weight:600}.finding .ev{color:var(--muted);font-size:13px}
+.finding .fix{margin-top:3px}.finding .save{color:var(--ok);font-weight:600}
+.chart{margin:8px 0 22px;min-height:420px}
+.graph{overflow:auto;border:1px solid var(--line);border-radius:6px;max-height:1400px;
+background:#fff}
+.graph svg{display:block;margin:0 auto;max-width:100%;height:auto}
+.graph.zoom svg{max-width:none}
+.note{color:var(--muted);font-size:12.5px}
+.sortable th{cursor:pointer;user-select:none}
+.sortable th:after{content:" \\2195";color:#b0bec5;font-size:11px}
+.tablebox{max-height:720px;overflow:auto;border:1px solid var(--line);border-radius:6px}
+.tablebox th{top:0}
+.delta-neg{color:var(--ok)}.delta-pos{color:var(--err)}
+button{font:inherit;font-size:12px;padding:3px 10px;border:1px solid var(--line);
+background:#fff;border-radius:5px;cursor:pointer}
+footer{color:var(--muted);font-size:12px;padding:10px 0 30px}
+"""
+
+SORT_JS = """
+document.querySelectorAll('table.sortable').forEach(function(t){
+  t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){
+    var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows),asc=th.dataset.asc!=='1';
+    t.querySelectorAll('th').forEach(function(h){h.dataset.asc=''});th.dataset.asc=asc?'1':'0';
+    rows.sort(function(x,y){var p=x.cells[i].dataset.v,q=y.cells[i].dataset.v;
+      if(p===undefined){p=x.cells[i].textContent;q=y.cells[i].textContent}
+      var a=parseFloat(p),c=parseFloat(q);
+      var r=(!isNaN(a)&&!isNaN(c))?a-c:String(p).localeCompare(String(q));return asc?r:-r});
+    rows.forEach(function(r){b.appendChild(r)});});});});
+document.querySelectorAll('button.zoom').forEach(function(bt){bt.addEventListener('click',
+  function(){var g=document.getElementById(bt.dataset.target);g.classList.toggle('zoom');
+  bt.textContent=g.classList.contains('zoom')?'fit to width':'actual size';});});
+"""
+
+
+# ----------------------------------------------------------------------------- pieces
+
+def page(title: str, meta: str, nav: Sequence[tuple[str, str]], body: str, *,
+         plotly_js: str | None) -> str:
+    """The page frame. ``plotly_js``: the library source, inlined once (None: no charts)."""
+    script = f"<script>{plotly_js}</script>" if plotly_js else ""
+    links = "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in nav)
+    from archlens import __version__
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{CSS}</style>{script}</head><body>"
+            f'<header><div class="wrap"><h1>{esc(title)}</h1><div class="meta">{meta}</div>'
+            f'</div></header><nav><div class="wrap">{links}</div></nav>'
+            f'<main class="wrap">{body}</main>'
+            f'<footer class="wrap">Generated by archlens {esc(__version__)}. MACs are '
+            f"multiply-accumulates (FLOPs = 2 x MACs); parameters are counts; sizes and "
+            f"strides of receptive fields are in input pixels.</footer>"
+            f"<script>{SORT_JS}</script></body></html>\n")
+
+
+def meta_line(a: Analysis) -> str:
+    return esc(f"input {fmt.shape(a.input_shape, batch=True)} (NCHW) · {a.dtype} · "
+               f"counted on {a.device} · {len(a.graph.layers)} layers")
+
+
+def card(key: str, value: str, sub: str = "") -> str:
+    return (f'<div class="card"><div class="k">{esc(key)}</div><div class="v">{esc(value)}</div>'
+            f'<div class="s">{esc(sub)}</div></div>')
+
+
+def stage_grids(a: Analysis) -> list[tuple[int, int, int]]:
+    """(stage, H, W) in order."""
+    seen: dict[int, tuple[int, int]] = {}
+    for n in a.graph.nodes:
+        if n.stage is not None and n.is_spatial and n.stage not in seen:
+            seen[n.stage] = (n.out_shape[2], n.out_shape[3])
+    return [(s, h, w) for s, (h, w) in sorted(seen.items())]
+
+
+def summary_cards(a: Analysis) -> str:
+    t = a.totals
+    grids = stage_grids(a)
+    counts = {s: sum(f.severity == s for f in a.findings) for s in SEVERITIES}
+    rf = a.feature_rf
+    cards = [
+        card("Parameters", fmt.si(t.params), f"{t.params:,} ({t.trainable_params:,} trainable)"),
+        card("MACs", fmt.macs(t.macs), f"{t.macs:,} multiply-accumulates; "
+                                       f"FLOPs = 2 x MACs = {fmt.si(2 * t.macs)}"),
+        card("Paper-profile MACs", fmt.macs(t.paper_macs),
+             f"conv + linear only: {t.paper_macs:,} ({fmt.pct(t.paper_macs, t.macs)} of all)"),
+        card("Feature receptive field",
+             f"{fmt.pair(rf.size)} px" if rf else "n/a",
+             (f"effective stride {fmt.pair(rf.stride)} px, input "
+              f"{fmt.shape(a.input_shape)}" if rf else "no spatial output")),
+        card("Stages", str(len(grids)),
+             " > ".join(f"{h}x{w}" if h != w else str(h) for _, h, w in grids) + " (grid px)"),
+        card("Findings", str(len(a.findings)),
+             ", ".join(f"{c} {s}" for s, c in counts.items()) or "none"),
+        card("Weights", f"{t.weight_bytes / 2**20:.1f} MiB", f"{a.dtype}"),
+        card("Peak activations", f"{t.peak_activation_bytes / 2**20:.1f} MiB",
+             f"batch {a.input_shape[0]}, estimate; sum of outputs {fmt.si(t.activations)} elements"),
+    ]
+    return '<div class="cards">' + "".join(cards) + "</div>"
+
+
+def saving_text(f: Finding, total_macs: int) -> str:
+    if not f.saving:
+        return ""
+    parts = []
+    m = f.saving.get("macs")
+    p = f.saving.get("params")
+    if m:
+        parts.append(f"{fmt.macs(m)} ({fmt.pct(m, total_macs)} of total)")
+    if p:
+        parts.append(fmt.params(p))
+    return "saves " + ", ".join(parts) if parts else ""
+
+
+def findings_html(findings: Iterable[Finding], total_macs: int) -> str:
+    fs = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity)
+                                         if f.severity in SEVERITIES else 9, f.code))
+    if not fs:
+        return '<p class="note">No findings: the checks found nothing to flag.</p>'
+    try:
+        from archlens.render.findings import PRINCIPLE_TITLES
+    except ImportError:  # pragma: no cover - the checks' renderer is optional here
+        PRINCIPLE_TITLES = {}
+    out = []
+    fs = sorted(fs, key=lambda f: f.principle)  # stable: severity order kept per principle
+    current = None
+    for f in fs:
+        if f.principle != current:
+            current = f.principle
+            out.append(f"<h3>{esc(PRINCIPLE_TITLES.get(current, current))}</h3>")
+        sev = f.severity if f.severity in SEVERITIES else "info"
+        layers = ", ".join(f.layers[:4]) + (f" (+{len(f.layers) - 4})" if len(f.layers) > 4 else "")
+        save = saving_text(f, total_macs)
+        out.append(
+            f'<div class="finding {sev}"><div class="head"><span class="badge {sev}">'
+            f'{esc(sev)}</span> <code>{esc(f.code)}</code> · <span class="mono">'
+            f'{esc(layers)}</span></div><div>{esc(f.message)}</div>'
+            f'<div class="ev">{esc(f.evidence)}</div>'
+            + (f'<div class="fix"><b>Fix:</b> {esc(f.fix)}'
+               + (f' <span class="save">{esc(save)}</span>' if save else "") + "</div>"
+               if f.fix or save else "")
+            + "</div>")
+    return "".join(out)
+
+
+def layer_table(a: Analysis) -> str:
+    total = a.totals.macs or 1
+    head = ["#", "layer", "type", "kernel / stride", "output (CxHxW)", "params", "MACs",
+            "% MACs", "RF (px)", "eff. stride", "stage", "MACs/byte"]
+    num = {0, 5, 6, 7, 8, 9, 10, 11}
+    rows = []
+    for i, n in enumerate(a.graph.layers, 1):
+        ks = f"{fmt.pair(n.kernel)} / {fmt.pair(n.stride)}" if n.kernel else ""
+        rf = n.rf
+        cells = [
+            (str(i), i), (n.name, None), (n.type, None), (ks, None),
+            (fmt.shape(n.out_shape), n.activations), (f"{n.params:,}", n.params),
+            (f"{n.macs:,}", n.macs), (f"{100 * n.macs / total:.2f}", n.macs / total),
+            (fmt.pair(rf.size) if rf else "", rf.size[0] if rf else -1),
+            (fmt.pair(rf.stride) if rf else "", rf.stride[0] if rf else -1),
+            ("" if n.stage is None else f"S{n.stage}", -1 if n.stage is None else n.stage),
+            ("" if n.intensity is None else f"{n.intensity:.1f}",
+             -1 if n.intensity is None else n.intensity),
+        ]
+        tds = []
+        for j, (text, v) in enumerate(cells):
+            cls = ' class="n"' if j in num else (' class="mono"' if j == 1 else "")
+            dv = f' data-v="{v}"' if v is not None else ""
+            tds.append(f"<td{cls}{dv}>{esc(text)}</td>")
+        rows.append("<tr>" + "".join(tds) + "</tr>")
+    ths = "".join(("<th class=\"n\">" if j in num else "<th>") + f"{esc(h)}</th>"
+                  for j, h in enumerate(head))
+    return (f'<div class="tablebox"><table class="sortable" id="layers-table"><thead><tr>{ths}'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+_XML_PROLOG = re.compile(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", re.S)
+
+
+def inline_svg(svg: str) -> str:
+    """Graphviz SVG for inlining: no prolog/doctype/comments; scales to its container (the
+    viewBox is kept; width/height become the maximum size)."""
+    return _XML_PROLOG.sub("", svg).strip()
+
+
+def chart_div(fig_html: str, title: str, anchor: str) -> str:
+    return f'<div class="chart" id="{esc(anchor)}">{fig_html}</div>'
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# ----------------------------------------------------------------------------- notebook
+
+def repr_html(a: Analysis) -> str:
+    """What an Analysis shows in Jupyter: summary cards and findings, styled inline."""
+    body = (f'<div class="archlens-repr"><style>.archlens-repr{{font:13px/1.45 Helvetica,Arial,'
+            f'sans-serif}}.archlens-repr .cards{{display:grid;grid-template-columns:repeat(4,'
+            f'minmax(150px,1fr));gap:8px}}.archlens-repr .card{{border:1px solid #e3e8ee;'
+            f'border-radius:6px;padding:8px 10px}}.archlens-repr .k{{color:#607080;font-size:11px;'
+            f'text-transform:uppercase}}.archlens-repr .v{{font-size:18px;font-weight:600}}'
+            f'.archlens-repr .s{{color:#607080;font-size:11px}}.archlens-repr .finding{{'
+            f'margin:6px 0;padding:4px 8px;border-left:3px solid #e65100}}</style>'
+            f'<b>{esc(a.model)}</b> <span style="color:#607080">{meta_line(a)}</span>'
+            f"{summary_cards(a)}{findings_html(a.findings, a.totals.macs)}</div>")
+    return body
