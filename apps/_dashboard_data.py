@@ -1,0 +1,333 @@
+"""Data for the dashboard: cached analyses and presentation tables.
+
+Every number comes from archlens's public API (``archlens.analyze``, the zoo cards, the
+renderers); this module only caches results and lays them out as dataframes. No metric is
+computed here: sums over a group of layers (the aggregation-depth table) are a presentation
+of the per-layer numbers the analysis carries.
+
+Caching: an :class:`~archlens.analysis.Analysis` is a frozen dataclass of tuples and
+``MappingProxyType`` attributes (not picklable, and never mutated), so analyses live in
+``st.cache_resource`` (one shared object, no copy per hit); derived text (the SVG) uses
+``st.cache_data``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+ALLOW_USER_CODE_ENV = "ARCHLENS_DASHBOARD_ALLOW_USER_CODE"
+MAX_CACHED_ANALYSES = 48
+
+
+def user_code_allowed(argv: list[str] | None = None) -> bool:
+    """``archlens dashboard --allow-user-code`` passes ``--allow-user-code`` after ``--`` and
+    sets the environment variable; either enables ``file.py:callable`` references."""
+    argv = sys.argv[1:] if argv is None else argv
+    return "--allow-user-code" in argv or os.environ.get(ALLOW_USER_CODE_ENV, "") in (
+        "1", "true", "yes")
+
+
+# ----------------------------------------------------------------------------- units
+
+@dataclass(frozen=True)
+class Units:
+    """MACs (multiply-accumulates, stored) or FLOPs (= 2 x MACs, shown on request)."""
+
+    name: str  # "MACs" | "FLOPs"
+
+    @property
+    def factor(self) -> int:
+        return 2 if self.name == "FLOPs" else 1
+
+    @property
+    def long(self) -> str:
+        return ("FLOPs (2 x multiply-accumulates)" if self.name == "FLOPs"
+                else "MACs (multiply-accumulates)")
+
+    def of(self, macs: int) -> int:
+        return int(macs) * self.factor
+
+
+def si(value: float, unit: str = "", digits: int = 3) -> str:
+    """``24.7 M params``-style text: SI prefix, ``digits`` significant figures."""
+    v = float(value)
+    for bound, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= bound:
+            return f"{v / bound:.{digits}g} {prefix}{unit}".rstrip()
+    return f"{v:.{digits}g} {unit}".rstrip() if v != int(v) else f"{int(v)} {unit}".rstrip()
+
+
+def nbytes(value: float) -> str:
+    v = float(value)
+    for bound, prefix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if v >= bound:
+            return f"{v / bound:.3g} {prefix}"
+    return f"{int(v)} B"
+
+
+def shape_text(shape: Any) -> str:
+    return " x ".join(str(d) for d in shape) if shape else ""
+
+
+def pair_text(p: Any) -> str:
+    if p is None:
+        return ""
+    return f"{p[0]}x{p[1]}" if len(p) == 2 else "x".join(str(v) for v in p)
+
+
+# ----------------------------------------------------------------------------- zoo
+
+@st.cache_data(show_spinner=False)
+def zoo_catalog() -> "OrderedDict[str, list[dict[str, Any]]]":
+    """Family -> [{name, description, input_shape, paper, published_params, ...}]."""
+    from archlens import zoo
+    out: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+    for name in zoo.list_models():
+        c = zoo.card(name)
+        out.setdefault(c.family, []).append({
+            "name": c.name, "family": c.family, "description": c.description,
+            "input_shape": tuple(c.input_shape), "paper": str(c.paper),
+            "published_params": c.published_params, "published_macs": c.published_macs,
+            "source": c.source, "notes": c.notes})
+    return out
+
+
+def card_of(name: str) -> dict[str, Any] | None:
+    for models in zoo_catalog().values():
+        for m in models:
+            if m["name"] == name:
+                return m
+    return None
+
+
+def default_model(catalog: "OrderedDict[str, list[dict[str, Any]]]") -> str:
+    names = [m["name"] for ms in catalog.values() for m in ms]
+    for pref in ("inception_v3", "resnet50"):
+        if pref in names:
+            return pref
+    return names[0]
+
+
+# ----------------------------------------------------------------------------- analyses
+
+def _reference_version(model: str) -> float | None:
+    """For ``file.py:callable`` the file's mtime, so an edited file is analysed again."""
+    path = model.rsplit(":", 1)[0] if ":" in model else ""
+    if path.endswith(".py"):
+        try:
+            return Path(path).stat().st_mtime
+        except OSError:
+            return None
+    return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=MAX_CACHED_ANALYSES)
+def _analysis_cached(model: str, chw: tuple[int, ...], batch: int, device: str,
+                     version: float | None):
+    import archlens
+    del version  # part of the cache key only
+    return archlens.analyze(model, chw, batch=batch, device=device, checks=True)
+
+
+DEVICES = ("meta", "cpu")
+
+
+def analysis(model: str, chw: tuple[int, ...], batch: int = 1, device: str = "meta"):
+    """The analysis of ``model`` at input ``chw`` and ``batch``, cached per (model, input,
+    batch, device, file version). Raises :class:`archlens.errors.ArchlensError` for user
+    mistakes (failures are not cached, so fixing the input re-runs).
+
+    ``device="meta"`` (the dashboard's default) traces without allocating or computing
+    anything and counts with ``torch.utils.flop_counter``: several times faster than real
+    tensors, with the same numbers on the zoo models."""
+    return _analysis_cached(model, tuple(int(d) for d in chw), int(batch), device,
+                            _reference_version(model))
+
+
+def warm_default() -> str:
+    """Analyse the page's default model at its card's input (what the first visitor sees);
+    called by ``archlens dashboard`` before the server starts. Returns the model name."""
+    catalog = zoo_catalog()
+    name = default_model(catalog)
+    analysis(name, card_of(name)["input_shape"], 1, DEVICES[0])
+    return name
+
+
+def analysis_key(a) -> tuple:
+    """What identifies an analysis for derived caches (an edited user file changes totals)."""
+    return (a.model, tuple(a.input_shape), a.dtype, a.device, len(a.graph),
+            tuple(sorted(a.totals.to_dict().items())))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def graph_svg(key: tuple, depth: int | None, _a) -> tuple[str, tuple[str, ...], int | None]:
+    """(svg text, renderer notes, depth drawn) of the analysis; ``key`` identifies ``_a``."""
+    from archlens.render import graphviz as gv
+    dot, svg = gv.render_svg(_a, depth=depth)
+    return svg, tuple(dot.notes), dot.depth
+
+
+# ----------------------------------------------------------------------------- tables
+
+LAYER_COLUMNS = ("layer", "type", "stage", "out shape", "kernel", "stride", "params",
+                 "ops", "ops %", "activations", "RF", "findings")
+
+
+def layers_frame(a, units: Units) -> pd.DataFrame:
+    """One row per layer, in execution order (the index is the execution position)."""
+    total = max(a.totals.macs, 1)
+    per_layer: dict[str, list[str]] = {}
+    for f in a.findings:
+        for name in f.layers:
+            per_layer.setdefault(name, []).append(f.code)
+    rows = []
+    for n in a.graph.layers:
+        rows.append({
+            "layer": n.name, "type": n.type,
+            "stage": n.stage if n.stage is not None else -1,
+            "out shape": shape_text(n.out_shape), "kernel": pair_text(n.kernel),
+            "stride": pair_text(n.stride), "params": int(n.params),
+            "ops": units.of(n.macs), "ops %": 100.0 * n.macs / total,
+            "activations": int(n.activations),
+            "RF": pair_text(n.rf.size) if n.rf is not None else "",
+            "findings": ", ".join(sorted(set(per_layer.get(n.name, ())))),
+        })
+    return pd.DataFrame(rows, columns=list(LAYER_COLUMNS))
+
+
+def aggregated_frame(a, units: Units, depth: int) -> pd.DataFrame:
+    """Layers grouped by their module path cut to ``depth`` components (execution order of
+    each group's first layer); numbers are sums of the per-layer numbers."""
+    total = max(a.totals.macs, 1)
+    groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    nfind: dict[str, int] = {}
+    for f in a.findings:
+        for name in set(f.layers):
+            nfind[name] = nfind.get(name, 0) + 1
+    for n in a.graph.layers:
+        key = n.depth_name(depth) or "(top level)"
+        g = groups.setdefault(key, {"module": key, "layers": 0, "types": {}, "params": 0,
+                                    "macs": 0, "activations": 0, "out shape": "",
+                                    "findings": 0, "stage": n.stage})
+        g["layers"] += 1
+        g["types"][n.type] = g["types"].get(n.type, 0) + 1
+        g["params"] += n.params
+        g["macs"] += n.macs
+        g["activations"] += n.activations
+        g["out shape"] = shape_text(n.out_shape)
+        g["findings"] += nfind.get(n.name, 0)
+    rows = []
+    for g in groups.values():
+        top = sorted(g["types"].items(), key=lambda kv: -kv[1])[:3]
+        rows.append({"module": g["module"], "layers": g["layers"],
+                     "types": ", ".join(f"{c} {t}" for t, c in top),
+                     "stage": g["stage"] if g["stage"] is not None else -1,
+                     "out shape": g["out shape"], "params": int(g["params"]),
+                     "ops": units.of(g["macs"]), "ops %": 100.0 * g["macs"] / total,
+                     "activations": int(g["activations"]), "findings": g["findings"]})
+    return pd.DataFrame(rows)
+
+
+def findings_frame(findings) -> pd.DataFrame:
+    return pd.DataFrame([{"severity": f.severity, "rule": f.code,
+                          "layer": f.layers[0] if f.layers else "", "message": f.message,
+                          "fix": f.fix} for f in findings],
+                        columns=["severity", "rule", "layer", "message", "fix"])
+
+
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def sorted_findings(findings) -> list:
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), f.code))
+
+
+def findings_for(a, layer: str) -> list:
+    return [f for f in a.findings if layer in f.layers]
+
+
+def findings_diff(a, b) -> pd.DataFrame:
+    """Per rule code: how many findings each model has (and which side only)."""
+    ca: dict[str, int] = {}
+    cb: dict[str, int] = {}
+    for f in a.findings:
+        ca[f.code] = ca.get(f.code, 0) + 1
+    for f in b.findings:
+        cb[f.code] = cb.get(f.code, 0) + 1
+    rows = []
+    for code in sorted(set(ca) | set(cb)):
+        na, nb = ca.get(code, 0), cb.get(code, 0)
+        status = "both" if na and nb else (f"only {a.model}" if na else f"only {b.model}")
+        rows.append({"rule": code, f"A: {a.model}": na, f"B: {b.model}": nb,
+                     "B - A": nb - na, "where": status})
+    return pd.DataFrame(rows)
+
+
+def _stage_rows(a) -> "OrderedDict[str, dict[str, Any]]":
+    """The charts' per-stage table keyed by stage index ("S2"; "head" for non-spatial), so
+    two networks line up stage by stage even when their grids differ."""
+    from archlens.render import charts
+    out: OrderedDict[str, dict[str, Any]] = OrderedDict()
+    for label, row in charts.stage_table(a).items():
+        key, _, grid = label.partition(" ")
+        if key.startswith("head"):
+            key, grid = "head", "non-spatial"
+        r = out.setdefault(key, {"grid": grid, "macs": 0, "params": 0, "layers": 0})
+        for k in ("macs", "params", "layers"):
+            r[k] += int(row.get(k, 0))
+    return out
+
+
+def stage_frame(a, b, units: Units) -> pd.DataFrame:
+    """Per stage (grid-size index): ops and params of both models and B - A."""
+    ta, tb = _stage_rows(a), _stage_rows(b)
+    keys = list(dict.fromkeys([*ta, *tb]))
+    keys.sort(key=lambda k: (k == "head", int(k[1:]) if k[1:].isdigit() else 1 << 30))
+    rows = []
+    for k in keys:
+        ra, rb = ta.get(k, {}), tb.get(k, {})
+        ma, mb = units.of(ra.get("macs", 0)), units.of(rb.get("macs", 0))
+        pa, pb = int(ra.get("params", 0)), int(rb.get("params", 0))
+        rows.append({"stage": k, "grid A": ra.get("grid", ""), "grid B": rb.get("grid", ""),
+                     f"{units.name} A": ma, f"{units.name} B": mb,
+                     f"{units.name} B - A": mb - ma,
+                     f"{units.name} B / A": (mb / ma) if ma else None,
+                     "params A": pa, "params B": pb, "params B - A": pb - pa,
+                     "layers A": int(ra.get("layers", 0)), "layers B": int(rb.get("layers", 0))})
+    return pd.DataFrame(rows)
+
+
+def number_columns(df: pd.DataFrame) -> dict[str, Any]:
+    """Column config that prints integers with thousands separators and ratios with 3
+    decimals (for st.dataframe)."""
+    cfg: dict[str, Any] = {}
+    for col in df.columns:
+        if pd.api.types.is_integer_dtype(df[col]):
+            cfg[col] = st.column_config.NumberColumn(col, format="localized")
+        elif pd.api.types.is_float_dtype(df[col]) or "/" in str(col):
+            cfg[col] = st.column_config.NumberColumn(col, format="%.3f")
+    return cfg
+
+
+def totals_frame(a, b, units: Units) -> pd.DataFrame:
+    rows = []
+    for label, fa, fb in (
+            (f"{units.name}", units.of(a.totals.macs), units.of(b.totals.macs)),
+            (f"paper {units.name} (conv + linear)", units.of(a.totals.paper_macs),
+             units.of(b.totals.paper_macs)),
+            ("parameters (count)", a.totals.params, b.totals.params),
+            ("activations (elements)", a.totals.activations, b.totals.activations),
+            ("peak activation (bytes)", a.totals.peak_activation_bytes,
+             b.totals.peak_activation_bytes),
+            ("layers", len(a.graph.layers), len(b.graph.layers)),
+            ("findings", len(a.findings), len(b.findings))):
+        rows.append({"quantity": label, f"A: {a.model}": int(fa), f"B: {b.model}": int(fb),
+                     "B - A": int(fb) - int(fa), "B / A": (fb / fa) if fa else None})
+    return pd.DataFrame(rows)
