@@ -21,13 +21,16 @@ INPUT = "input"  # name of the graph's input pseudo-node
 class ReceptiveField:
     """Receptive field of one node's output unit, per spatial axis (H, W), in input pixels.
 
-    size      largest extent over all paths into the node (the RF)
-    min_size  smallest extent over all paths (size - min_size shows branch spread)
+    size      extent of the union of the unit's windows over all paths into the node (the RF;
+              what a gradient probe measures; can exceed every single path when branches are
+              misaligned)
+    min_size  smallest single-path window (size - min_size shows branch spread)
     stride    effective stride (jump): input pixels between adjacent output units
-    padding   effective padding: how far (pixels) the window of output unit 0 starts before
-              input pixel 0 on the path that gives ``size`` (the centre of unit i is at
-              ``i * stride - padding + (size - 1) / 2``)
+    padding   -(smallest start over all paths of output unit 0's window): how far it starts
+              before input pixel 0, so unit i sees ``[i*stride - padding, i*stride - padding +
+              size - 1]`` (zero-padding positions included)
     aligned   True when every path into the node puts the window centre at the same place
+    See docs/receptive-field.md (branches with different jumps, fractional strides).
     """
 
     size: Pair
