@@ -57,12 +57,18 @@ class Totals:
     activations: int          # sum of output elements of all layers
     weight_bytes: int         # parameters x bytes per element at the analysed dtype
     peak_activation_bytes: int  # estimate: max live tensor bytes over the execution order
+    unused_params: int = 0    # params of modules the traced pass never ran (e.g. AuxLogits)
 
     def to_dict(self) -> dict[str, int]:
         return {"params": self.params, "trainable_params": self.trainable_params,
                 "macs": self.macs, "paper_macs": self.paper_macs,
                 "activations": self.activations, "weight_bytes": self.weight_bytes,
-                "peak_activation_bytes": self.peak_activation_bytes}
+                "peak_activation_bytes": self.peak_activation_bytes,
+                "unused_params": self.unused_params}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Totals":
+        return cls(**{k: int(d[k]) for k in cls.__dataclass_fields__ if k in d})
 
 
 @dataclass(frozen=True)
@@ -80,3 +86,27 @@ class Analysis:
     def with_findings(self, findings) -> "Analysis":
         from dataclasses import replace
         return replace(self, findings=tuple(findings))
+
+    # ----- JSON (docs/json-contract.md) ---------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The ``archlens.analysis/1`` document: plain JSON types only."""
+        from archlens.jsonio import analysis_to_dict
+        return analysis_to_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Analysis":
+        """Rebuild an Analysis (graph included) from its JSON document alone."""
+        from archlens.jsonio import analysis_from_dict
+        return analysis_from_dict(d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Analysis":
+        return cls.from_dict(json.loads(text))
+
+    def _repr_html_(self) -> str:
+        """Jupyter: summary cards and findings (archlens.render.html.repr_html)."""
+        from archlens.render.html import repr_html
+        return repr_html(self)

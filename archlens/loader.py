@@ -1,0 +1,145 @@
+"""Model references -> ``nn.Module``: a zoo name, ``path/to/file.py:callable`` or
+``package.module:callable``.
+
+A reference with ``:`` or ending in ``.py`` names code; anything else is a zoo name (unknown
+names get close-match suggestions). The callable returns an ``nn.Module`` or is a module class
+constructible with no arguments. A module (or the callable) may carry ``default_input_shape``
+(``(C, H, W)``) to serve as the default ``--input``. Loading a file or module runs its code.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from archlens.errors import ModelLoadError, suggest
+
+
+def is_reference(ref: str) -> bool:
+    """True for ``file.py:callable`` / ``pkg.mod:callable`` / ``file.py``; False for zoo names."""
+    return ":" in ref or ref.endswith(".py")
+
+
+def _device_ctx(device: str | None):
+    return torch.device(device) if device == "meta" else contextlib.nullcontext()
+
+
+def load_model(ref: str, *, device: str | None = None
+               ) -> tuple[nn.Module, str, tuple[int, ...] | None]:
+    """(module in eval mode, display name, default input shape (C, H, W) or None).
+
+    ``device="meta"`` builds the model on the meta device (nothing allocated). Errors are
+    one-line :class:`ModelLoadError` / :class:`UnknownModelError`.
+    """
+    if not is_reference(ref):
+        from archlens import zoo
+        card = zoo.card(ref)  # UnknownModelError with suggestions
+        with _device_ctx(device):
+            model = zoo.get_model(ref)
+        return model, ref, tuple(card.input_shape)
+    target, _, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
+    if not attr:
+        raise ModelLoadError(f"model reference {ref!r} names no callable; use "
+                             f"{ref}:build_model (path/to/file.py:callable)")
+    module = _import_target(target, ref)
+    obj = _get_attr(module, attr, target)
+    model = _call(obj, ref, device)
+    shape = getattr(model, "default_input_shape", None) or getattr(obj, "default_input_shape",
+                                                                    None)
+    return model.eval(), ref, tuple(shape) if shape else None
+
+
+def _import_target(target: str, ref: str) -> Any:
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        path = Path(target).expanduser()
+        if not path.is_file():
+            raise ModelLoadError(f"model file {str(path)!r} not found (reference {ref!r}); "
+                                 "check the path")
+        name = "archlens_user_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ModelLoadError(f"cannot load {str(path)!r} as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.resolve().parent))  # sibling imports of the user's file
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:
+            sys.modules.pop(name, None)
+            raise ModelLoadError(f"importing {str(path)!r} failed: {_first_line(e)}") from None
+        finally:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(path.resolve().parent))
+        return module
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as e:
+        raise ModelLoadError(f"module {target!r} not found ({e.name!r} is not importable); "
+                             "check the name or use path/to/file.py:callable") from None
+    except Exception as e:
+        raise ModelLoadError(f"importing {target!r} failed: {_first_line(e)}") from None
+
+
+def _get_attr(module: Any, attr: str, target: str) -> Any:
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            close = suggest(part, names)
+            hint = f"; did you mean: {', '.join(close)}?" if close else ""
+            raise ModelLoadError(f"{target!r} has no attribute {part!r}{hint}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _call(obj: Any, ref: str, device: str | None) -> nn.Module:
+    if isinstance(obj, nn.Module):
+        model = obj
+    elif callable(obj):
+        if inspect.isclass(obj) and not issubclass(obj, nn.Module):
+            raise ModelLoadError(f"{ref!r} is the class {obj.__name__}, not an nn.Module "
+                                 "subclass; point at a function that returns an nn.Module")
+        try:
+            with _device_ctx(device):
+                model = obj()
+        except TypeError as e:
+            raise ModelLoadError(f"calling {ref!r} with no arguments failed: {_first_line(e)}; "
+                                 "point at a callable that needs no arguments") from None
+        except Exception as e:
+            raise ModelLoadError(f"building {ref!r} failed: {_first_line(e)}") from None
+    else:
+        raise ModelLoadError(f"{ref!r} is a {type(obj).__name__}, not a callable returning an "
+                             "nn.Module")
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(f"{ref!r} returned a {type(model).__name__}, not an nn.Module")
+    if device == "meta" and any(not p.is_meta for p in model.parameters()):
+        model = to_meta(model)
+    return model
+
+
+def to_meta(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` on the meta device without copying (or allocating) any weight:
+    every parameter and buffer is pre-seeded in deepcopy's memo with a meta twin."""
+    import copy
+    memo: dict[int, Any] = {}
+    for t in list(model.parameters()) + list(model.buffers()):
+        if isinstance(t, nn.Parameter):
+            memo[id(t)] = nn.Parameter(torch.empty_like(t, device="meta"),
+                                       requires_grad=t.requires_grad)
+        else:
+            memo[id(t)] = torch.empty_like(t, device="meta")
+    return copy.deepcopy(model, memo)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0].strip()}" if lines else type(e).__name__

@@ -1,0 +1,368 @@
+"""MACs (multiply-accumulates) per node, from a library counter -- never our own formula table.
+
+Two paths, identical totals on every zoo model (tests/engine/test_meta.py):
+
+* real tensors: fvcore's :class:`~fvcore.nn.FlopCountAnalysis` (whose "flops" are MACs). Its
+  per-module, per-operator counts are mapped onto the trace's nodes
+  (:func:`attribute_fvcore`); the total is fvcore's ``total()`` by construction.
+* meta tensors: :class:`torch.utils.flop_counter.FlopCounterMode` (2 FLOPs per MAC, halved
+  here), with formulas registered for the ops fvcore counts and flop_counter does not
+  (batch/group/layer/instance norm, adaptive average pooling, nearest/bilinear upsampling,
+  grid sampling) written to equal fvcore's handles. Each node gets the MACs counted while it
+  ran (:class:`MetaMacCounter`).
+
+Ops neither counter covers go to ``unsupported_ops`` (op -> times seen). Ops that perform no
+multiplication at all are zero *by convention* and are not listed (see :data:`ZERO_BY_CONVENTION`
+and docs/engine.md): comparisons (relu, max-pooling), additions (residual add, sum), and data
+movement (cat, view, flatten, pad ...). Everything else fvcore does not count (avg_pool2d, mul,
+sigmoid, softmax, mean ...) is listed, so a reader sees what the total leaves out.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+
+from archlens.trace import OpRecord
+
+aten = torch.ops.aten
+
+# Ops that do no multiplication: 0 MACs is their exact count, not a gap in coverage.
+# (fvcore's own _IGNORED_OPS are data movement/comparisons; it reports these as unsupported.)
+ZERO_BY_CONVENTION = frozenset({
+    "aten::max_pool1d", "aten::max_pool2d", "aten::max_pool3d",
+    "aten::max_pool1d_with_indices", "aten::max_pool2d_with_indices",
+    "aten::max_pool3d_with_indices", "aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d",
+    "aten::adaptive_max_pool3d", "aten::add", "aten::add_", "aten::sub", "aten::sub_",
+    "aten::rsub", "aten::sum", "aten::neg", "aten::abs", "aten::hardtanh", "aten::hardtanh_",
+    "aten::relu6", "aten::leaky_relu", "aten::leaky_relu_", "aten::maximum", "aten::minimum",
+    "aten::min", "aten::argmax", "aten::argmin", "aten::topk", "aten::sort",
+    # padding is data movement (fvcore names F.pad "aten::pad"; dispatch: constant_pad_nd ...)
+    "aten::pad", "aten::reflection_pad1d", "aten::reflection_pad2d", "aten::reflection_pad3d",
+    "aten::replication_pad1d", "aten::replication_pad2d", "aten::replication_pad3d",
+    "aten::circular_pad", "aten::_pad_circular",
+})
+
+# Dispatch-level ops (meta path) that are bookkeeping / data movement, the counterparts of
+# fvcore's _IGNORED_OPS at the jit level.
+_META_IGNORED = frozenset({
+    "aten::empty", "aten::empty_strided", "aten::empty_like", "aten::view", "aten::_unsafe_view",
+    "aten::reshape", "aten::expand", "aten::as_strided", "aten::detach", "aten::alias",
+    "aten::clone", "aten::copy_", "aten::_to_copy", "aten::t", "aten::transpose",
+    "aten::permute", "aten::unsqueeze", "aten::squeeze", "aten::slice", "aten::select",
+    "aten::cat", "aten::stack", "aten::split", "aten::split_with_sizes", "aten::chunk",
+    "aten::unbind", "aten::flatten", "aten::contiguous", "aten::relu", "aten::relu_",
+    "aten::dropout", "aten::zeros", "aten::zeros_like", "aten::ones", "aten::ones_like",
+    "aten::full", "aten::full_like", "aten::fill_", "aten::zero_", "aten::new_empty",
+    "aten::new_zeros", "aten::new_full", "aten::arange", "aten::constant_pad_nd", "aten::eq",
+    "aten::ne", "aten::ge", "aten::gt", "aten::le", "aten::lt", "aten::clamp", "aten::clamp_",
+    "aten::index", "aten::gather", "aten::narrow", "aten::masked_fill", "aten::max",
+    "aten::nonzero", "aten::remainder", "aten::floor", "aten::floor_divide", "aten::roll",
+    "aten::lift_fresh", "aten::type_as", "aten::to", "aten::_reshape_alias", "aten::lift",
+    "aten::repeat", "aten::bitwise_not", "aten::__and__", "aten::unsqueeze_", "aten::size",
+    "aten::is_same_size", "aten::resize_", "aten::set_", "aten::_local_scalar_dense",
+    "aten::native_dropout", "aten::scalar_tensor", "aten::select_scatter",
+    "aten::slice_scatter", "aten::index_put_", "aten::_unsafe_index",
+})
+
+# fvcore operator name -> functional node types it can belong to (for attributing the counts
+# of a container module's own functional ops).
+_FV_OP_TYPES: dict[str, frozenset[str]] = {
+    "conv": frozenset({"conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                       "conv_transpose3d", "convolution"}),
+    "linear": frozenset({"linear"}),
+    "addmm": frozenset({"addmm", "linear"}),
+    "matmul": frozenset({"matmul", "mm", "bmm", "einsum"}),
+    "mm": frozenset({"mm", "matmul"}),
+    "bmm": frozenset({"bmm", "matmul", "baddbmm"}),
+    "einsum": frozenset({"einsum"}),
+    "batch_norm": frozenset({"batch_norm"}),
+    "group_norm": frozenset({"group_norm"}),
+    "layer_norm": frozenset({"layer_norm"}),
+    "instance_norm": frozenset({"instance_norm"}),
+    "upsample_nearest2d": frozenset({"interpolate", "upsample", "upsample_nearest"}),
+    "upsample_bilinear2d": frozenset({"interpolate", "upsample", "upsample_bilinear"}),
+    "adaptive_avg_pool2d": frozenset({"adaptive_avg_pool2d"}),
+    "grid_sampler": frozenset({"grid_sample"}),
+}
+
+
+def _matches(rec: OpRecord, op: str) -> bool:
+    """Can fvcore operator ``op`` have come from functional record ``rec``?"""
+    if rec.type not in _FV_OP_TYPES.get(op, frozenset({op})):
+        return False
+    if op.startswith("upsample_"):  # interpolate: the mode decides the aten op
+        mode = str(rec.attrs.get("mode", "nearest"))
+        return op == f"upsample_{mode}2d"
+    return True
+
+
+def _numel(shape: Sequence[int]) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def split_exact(total: int, weights: Sequence[int]) -> list[int]:
+    """Split integer ``total`` in proportion to ``weights`` so the parts sum to it exactly
+    (largest remainder; equal parts when every weight is zero)."""
+    n = len(weights)
+    if n == 1:
+        return [total]
+    w = [max(int(x), 0) for x in weights]
+    s = sum(w)
+    if s == 0:
+        w, s = [1] * n, n
+    parts = [total * x // s for x in w]
+    rest = total - sum(parts)
+    order = sorted(range(n), key=lambda i: (-(total * w[i] % s), i))
+    for i in order[:rest]:
+        parts[i] += 1
+    return parts
+
+
+# ----------------------------------------------------------------------------------------
+# real tensors: fvcore
+# ----------------------------------------------------------------------------------------
+
+def fvcore_analysis(model: torch.nn.Module, x: torch.Tensor):
+    """A quiet FlopCountAnalysis (warnings off: we report unsupported ops ourselves)."""
+    from fvcore.nn import FlopCountAnalysis
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    return (FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
+            .uncalled_modules_warnings(False).tracer_warnings("none"))
+
+
+def attribute_fvcore(records: Sequence[OpRecord],
+                     by_module_and_operator: dict[str, Counter]) -> list[int]:
+    """MACs per record from fvcore's per-module, per-operator counts.
+
+    * a leaf module's count (its whole subtree: an opaque module's children included) is split
+      over its calls in proportion to their output elements (a module's cost per output element
+      is fixed by its weights, so this is exact for conv/linear/norm layers);
+    * a container module's *own* count (its count minus its children's) per operator goes to its
+      functional nodes of the matching type (``adaptive_avg_pool2d``, ``linear``, ``matmul`` ...),
+      else to any of its functional nodes, else to any node under it, else up to its parent;
+    * sums are exact integers (largest-remainder splitting): per-node MACs add up to fvcore's
+      total.
+    """
+    agg = {k: Counter(v) for k, v in by_module_and_operator.items()}
+    macs = [0] * len(records)
+    calls: dict[str, list[int]] = defaultdict(list)     # leaf module path -> record indices
+    funcs: dict[str, list[int]] = defaultdict(list)     # container path -> its functional records
+    under: dict[str, list[int]] = defaultdict(list)     # module path prefix -> records under it
+    for i, r in enumerate(records):
+        if r.kind == "module":
+            calls[r.module].append(i)
+        else:
+            funcs[r.module].append(i)
+        parts = r.module.split(".") if r.module else []
+        for d in range(len(parts) + 1):
+            under[".".join(parts[:d])].append(i)
+    leaves = set(calls)
+
+    def inside_leaf(name: str) -> bool:
+        parts = name.split(".")
+        return any(".".join(parts[:d]) in leaves for d in range(1, len(parts)))
+
+    def give(idx: list[int], count: int) -> None:
+        for i, part in zip(idx, split_exact(count, [_numel(records[i].out_shape) for i in idx])):
+            macs[i] += part
+
+    def parent(name: str) -> str | None:
+        return None if name == "" else (name.rsplit(".", 1)[0] if "." in name else "")
+
+    children: dict[str, list[str]] = defaultdict(list)
+    for name in agg:
+        p = parent(name)
+        if p is not None and p in agg:
+            children[p].append(name)
+
+    for name, ops in agg.items():
+        if inside_leaf(name):
+            continue  # counted in its leaf ancestor's subtree total
+        if name in leaves:
+            own = ops
+        else:
+            own = Counter(ops)
+            for c in children.get(name, ()):
+                own.subtract(agg[c])
+        for op, count in own.items():
+            if count <= 0:
+                continue
+            if name in leaves:
+                give(calls[name], count)
+                continue
+            target: str | None = name
+            while target is not None:
+                match = [i for i in funcs.get(target, ()) if _matches(records[i], op)]
+                idx = match or funcs.get(target) or under.get(target)
+                if idx:
+                    give(idx, count)
+                    break
+                target = parent(target)
+            else:
+                if records:
+                    macs[-1] += count
+    return macs
+
+
+def fvcore_unsupported(fca) -> dict[str, int]:
+    return {k: int(v) for k, v in sorted(fca.unsupported_ops().items())
+            if k not in ZERO_BY_CONVENTION}
+
+
+# ----------------------------------------------------------------------------------------
+# meta tensors: torch.utils.flop_counter, with fvcore's formulas for what it lacks
+# ----------------------------------------------------------------------------------------
+
+def _norm_flops(input_shape, affine: bool) -> int:
+    # fvcore norm_flop_counter: 5 per element with affine, 4 without (counted in MACs)
+    return _numel(input_shape) * (5 if affine else 4)
+
+
+class MetaMacCounter:
+    """FlopCounterMode + an op observer, reporting MACs per trace record.
+
+    Use as a context manager *around* a :class:`~archlens.trace.Tracer` forward pass and pass
+    :meth:`on_record` as the tracer's ``on_record`` callback: each record receives the MACs
+    counted since the previous record (ops inside a leaf module land in that module's record;
+    ops on untracked tensors land in the next record, or the last one).
+    """
+
+    def __init__(self, tracer: Any = None):
+        from torch.utils.flop_counter import FlopCounterMode
+        self.tracer = tracer
+        self.counter = FlopCounterMode(display=False, custom_mapping=self._custom())
+        self.per_record: dict[str, int] = {}
+        self._last = 0
+        self.seen: Counter[str] = Counter()
+        self._observer = _OpObserver(self.seen)
+
+    # formulas mirror fvcore.nn.jit_handles (which count MACs); flop_counter expects FLOPs = 2x
+    def _custom(self) -> dict[Any, Any]:
+        tracer_ref = self
+
+        def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None,
+                       training=False, *args, out_shape=None, **kwargs) -> int:
+            if training:
+                return 2 * _norm_flops(x, weight is not None)
+            return 2 * _numel(x) * (2 if weight is not None else 1)
+
+        def bn_no_training(x, weight=None, *args, out_shape=None, **kwargs) -> int:
+            return 2 * _numel(x) * (2 if weight is not None else 1)
+
+        def bn_legit(x, weight=None, bias=None, *args, out_shape=None, **kwargs) -> int:
+            training = next((a for a in args if isinstance(a, bool)), True)
+            if training:
+                return 2 * _norm_flops(x, weight is not None)
+            return 2 * _numel(x) * (2 if weight is not None else 1)
+
+        def group_norm(x, weight=None, *args, out_shape=None, **kwargs) -> int:
+            return 2 * _norm_flops(x, weight is not None)
+
+        def layer_norm(x, normalized_shape, weight=None, *args, out_shape=None, **kwargs) -> int:
+            return 2 * _norm_flops(x, weight is not None)
+
+        def per_input(x, *args, out_shape=None, **kwargs) -> int:
+            return 2 * _numel(x)
+
+        def mean(x, *args, out_shape=None, **kwargs) -> int:
+            # adaptive_avg_pool2d to 1x1 runs as mean(-1, -2): fvcore counts 1 per input element
+            t = tracer_ref.tracer
+            if t is not None and t.current_fn.startswith("adaptive_avg_pool"):
+                return 2 * _numel(x)
+            tracer_ref.seen["aten::mean"] += 1
+            return 0
+
+        def upsample_nearest(x, *args, out_shape=None, **kwargs) -> int:
+            return 2 * _numel(out_shape)
+
+        def upsample_bilinear(x, *args, out_shape=None, **kwargs) -> int:
+            return 2 * 4 * _numel(out_shape)
+
+        table = {
+            aten.native_batch_norm: batch_norm,
+            aten._native_batch_norm_legit: bn_legit,
+            aten._native_batch_norm_legit_no_training: bn_no_training,
+            aten.native_group_norm: group_norm,
+            aten.native_layer_norm: layer_norm,
+            aten._adaptive_avg_pool2d: per_input,
+            aten.mean: mean,
+            aten.upsample_nearest2d: upsample_nearest,
+            aten.upsample_bilinear2d: upsample_bilinear,
+            aten.grid_sampler_2d: upsample_bilinear,
+        }
+        # Also key every overload: FlopCounterMode decomposes an op whose *overload* is not in
+        # its registry before counting (upsample_nearest2d would vanish into index ops).
+        out: dict[Any, Any] = dict(table)
+        for packet, f in table.items():
+            for ov in packet.overloads():
+                out[getattr(packet, ov)] = f
+        return out
+
+    def __enter__(self) -> "MetaMacCounter":
+        self.counter.__enter__()
+        self._observer.registry = self.counter.flop_registry
+        self._observer.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._observer.__exit__(*exc)
+        self.counter.__exit__(*exc)
+
+    def total_flops(self) -> int:
+        return sum(self.counter.flop_counts["Global"].values())
+
+    def on_record(self, rec: OpRecord) -> None:
+        now = self.total_flops()
+        self.per_record[rec.name] = (now - self._last) // 2
+        self._last = now
+
+    def finish(self, records: Sequence[OpRecord]) -> list[int]:
+        """MACs per record (leftover ops after the last record go to the last record)."""
+        macs = [self.per_record.get(r.name, 0) for r in records]
+        rest = (self.total_flops() - self._last) // 2
+        if records and rest:
+            macs[-1] += rest
+        return macs
+
+    @property
+    def total_macs(self) -> int:
+        return self.total_flops() // 2
+
+    def unsupported(self) -> dict[str, int]:
+        """Ops seen that no formula counted and that are not zero by convention."""
+        return {op: n for op, n in sorted(self.seen.items())
+                if op == "aten::mean" or (op not in ZERO_BY_CONVENTION and op not in _META_IGNORED)}
+
+
+class _OpObserver(torch.utils._python_dispatch.TorchDispatchMode):
+    """Counts every dispatch-level op (to list what no formula covers)."""
+
+    def __init__(self, seen: Counter):
+        super().__init__()
+        self.seen = seen
+        self.registry: dict = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        packet = func._overloadpacket
+        if packet not in self.registry and packet is not aten.mean:
+            name = "aten::" + packet.__name__.lstrip("_")
+            if name.endswith("_with_indices"):
+                name = name[: -len("_with_indices")]
+            self.seen[name] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def merge_unsupported(*dicts: dict[str, int]) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for d in dicts:
+        out.update(d)
+    return dict(sorted(out.items()))
+
+
+def records_total(macs: Iterable[int]) -> int:
+    return sum(macs)

@@ -1,0 +1,540 @@
+"""Run a model's forward pass once and record every executed op and the tensors between them.
+
+Mechanism (no metrics here, just the raw op record):
+
+* per-module forward pre/post hooks keep a stack of the modules currently executing, so every
+  op knows its owner's path; a *leaf* module (no children, or one we choose not to open, see
+  :data:`OPAQUE`) becomes one record, whatever its forward does inside;
+* a :class:`torch.overrides.TorchFunctionMode` sees every torch function called between leaf
+  modules (``torch.cat``, ``+``, ``F.relu``, ``F.max_pool2d``, ``x.view`` ...); an op becomes a
+  record when at least one of its tensor arguments is *tracked* (produced by the input or an
+  earlier record). Metadata reads (``x.shape``, ``x.size()``) return no tensor and are skipped;
+* tensors are tracked by identity (``id`` -> producing record; references are kept alive for
+  the duration of the trace so ids are never reused). An in-place op (``relu_``, ``+=``,
+  ``ReLU(inplace=True)``) returns the same tensor object, so it simply becomes the new
+  producer of that tensor: later readers depend on the in-place op, as they do at run time.
+
+The :class:`Tracer` is a context manager around *any* forward call, so the engine can run it
+inside fvcore's own jit trace (one forward pass for both, see docs/engine.md).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+# Modules recorded as one node even though they have children (their internals are an
+# implementation detail of one op).
+OPAQUE: tuple[type, ...] = (nn.MultiheadAttention,)
+
+# Functional names -> canonical op type. Dunder methods and in-place variants are normalised.
+_DUNDER = {
+    "__add__": "add", "__radd__": "add", "__iadd__": "add_", "__sub__": "sub",
+    "__rsub__": "sub", "__isub__": "sub_", "__mul__": "mul", "__rmul__": "mul",
+    "__imul__": "mul_", "__truediv__": "div", "__rtruediv__": "div", "__itruediv__": "div_",
+    "__matmul__": "matmul", "__rmatmul__": "matmul", "__getitem__": "getitem",
+    "__neg__": "neg", "__pow__": "pow", "__floordiv__": "floor_divide",
+    "__and__": "and", "__or__": "or", "__setitem__": "setitem",
+}
+
+# Positional parameter names of the functional ops whose geometry we read.
+_SIGS: dict[str, tuple[str, ...]] = {
+    "max_pool1d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                   "return_indices"),
+    "max_pool2d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                   "return_indices"),
+    "max_pool3d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                   "return_indices"),
+    "avg_pool1d": ("input", "kernel_size", "stride", "padding", "ceil_mode",
+                   "count_include_pad"),
+    "avg_pool2d": ("input", "kernel_size", "stride", "padding", "ceil_mode",
+                   "count_include_pad", "divisor_override"),
+    "avg_pool3d": ("input", "kernel_size", "stride", "padding", "ceil_mode",
+                   "count_include_pad", "divisor_override"),
+    "adaptive_avg_pool1d": ("input", "output_size"),
+    "adaptive_avg_pool2d": ("input", "output_size"),
+    "adaptive_avg_pool3d": ("input", "output_size"),
+    "adaptive_max_pool1d": ("input", "output_size", "return_indices"),
+    "adaptive_max_pool2d": ("input", "output_size", "return_indices"),
+    "adaptive_max_pool3d": ("input", "output_size", "return_indices"),
+    "conv1d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "conv2d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "conv3d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
+    "conv_transpose1d": ("input", "weight", "bias", "stride", "padding", "output_padding",
+                         "groups", "dilation"),
+    "conv_transpose2d": ("input", "weight", "bias", "stride", "padding", "output_padding",
+                         "groups", "dilation"),
+    "conv_transpose3d": ("input", "weight", "bias", "stride", "padding", "output_padding",
+                         "groups", "dilation"),
+    "interpolate": ("input", "size", "scale_factor", "mode", "align_corners"),
+    "upsample": ("input", "size", "scale_factor", "mode", "align_corners"),
+    "pad": ("input", "pad", "mode", "value"),
+}
+
+
+@dataclass
+class OpRecord:
+    """One executed op, before metrics. ``inputs`` are record names (``"input"`` = graph input)."""
+
+    name: str
+    type: str
+    kind: str                     # "module" | "function"
+    module: str                   # owner module path ("" = root); for a module: its own path
+    inputs: tuple[str, ...]
+    in_shapes: tuple[tuple[int, ...], ...]
+    out_shape: tuple[int, ...]
+    geometry: dict[str, Any] = field(default_factory=dict)  # kernel/stride/padding/dilation/groups
+    attrs: dict[str, Any] = field(default_factory=dict)
+    param_ids: tuple[int, ...] = ()      # ids of the parameters this op reads (own, first-use later)
+    param_sizes: tuple[int, ...] = ()    # numel of each, aligned with param_ids
+    param_trainable: tuple[bool, ...] = ()
+
+
+@dataclass
+class FailurePoint:
+    """Where the forward pass raised: the innermost module (or functional op) and its input."""
+
+    where: str            # module path or op record name ("" = the root module's own forward)
+    type: str
+    in_shapes: tuple[tuple[int, ...], ...]
+    error: BaseException
+    kind: str = "module"  # "function": a functional op inside module ``owner``
+    owner: str = ""
+
+
+def _tensors(obj: Any) -> Iterator[torch.Tensor]:
+    """Tensors inside (nested) args: tuples, lists, dicts."""
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _tensors(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _tensors(o)
+
+
+class _untraced:
+    """Pause a surrounding jit trace (fvcore's) while we do bookkeeping: sizes stay plain ints
+    (no traced size ops, no tracer warnings) and nothing of ours lands in its graph."""
+
+    __slots__ = ("state",)
+
+    def __enter__(self) -> None:
+        self.state = torch._C._get_tracing_state()
+        if self.state is not None:
+            torch._C._set_tracing_state(None)
+
+    def __exit__(self, *exc) -> None:
+        if self.state is not None:
+            torch._C._set_tracing_state(self.state)
+
+
+def _shape(t: torch.Tensor) -> tuple[int, ...]:
+    # int(): under jit tracing (fvcore) sizes are traced values, not plain ints
+    return tuple(int(s) for s in t.shape)
+
+
+def _pair(v: Any, n: int = 2) -> tuple[int, ...] | None:
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        t = tuple(int(x) for x in v)
+        return t * n if len(t) == 1 and n > 1 else t
+    return (int(v),) * n
+
+
+def _op_name(func: Callable) -> str:
+    name = getattr(func, "__name__", None) or str(func)
+    name = _DUNDER.get(name, name)
+    if name.startswith("_") and not name.startswith("__"):
+        name = name.lstrip("_")
+    if name.startswith("__") and name.endswith("__"):
+        name = name.strip("_")
+    return name.rstrip("_") or name  # in-place variants: same type (attrs say "inplace")
+
+
+def _padding_numbers(padding: Any, kernel: tuple[int, ...], dilation: tuple[int, ...],
+                     n: int) -> tuple[int, ...]:
+    """'same' / 'valid' -> numbers: PyTorch pads 'same' with total d*(k-1), left = total // 2."""
+    if padding == "valid":
+        return (0,) * n
+    if padding == "same":
+        return tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation))
+    return _pair(padding, n)  # type: ignore[return-value]
+
+
+def _ndim_of(type_name: str) -> int:
+    for n in (1, 2, 3):
+        if type_name.endswith(f"{n}d"):
+            return n
+    return 2
+
+
+def module_geometry(m: nn.Module) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(geometry, attrs) of a leaf module: conv / pool / adaptive pool / upsample / linear ..."""
+    geo: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    tname = type(m).__name__
+    if isinstance(m, nn.modules.conv._ConvNd):
+        n = len(m.kernel_size)
+        k, d = tuple(m.kernel_size), tuple(m.dilation)
+        geo = dict(kernel=k, stride=tuple(m.stride), dilation=d, groups=int(m.groups),
+                   padding=_padding_numbers(m.padding, k, d, n))
+        attrs = dict(in_channels=m.in_channels, out_channels=m.out_channels,
+                     bias=m.bias is not None)
+        if m.padding_mode != "zeros":
+            attrs["padding_mode"] = m.padding_mode
+        if m.transposed:
+            attrs["transposed"] = True
+            attrs["output_padding"] = tuple(m.output_padding)
+    elif isinstance(m, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
+        n = _ndim_of(tname)
+        k = _pair(m.kernel_size, n)
+        geo = dict(kernel=k, stride=_pair(m.stride, n) if m.stride else k,
+                   padding=_pair(m.padding, n),
+                   dilation=_pair(getattr(m, "dilation", 1), n), groups=None)
+        attrs = dict(ceil_mode=bool(m.ceil_mode))
+        if hasattr(m, "count_include_pad"):
+            attrs["count_include_pad"] = bool(m.count_include_pad)
+    elif isinstance(m, (nn.modules.pooling._AdaptiveAvgPoolNd,
+                        nn.modules.pooling._AdaptiveMaxPoolNd)):
+        attrs = dict(output_size=_jsonable(m.output_size))
+    elif isinstance(m, nn.Upsample):
+        attrs = dict(scale_factor=_jsonable(m.scale_factor), size=_jsonable(m.size),
+                     mode=m.mode)
+    elif isinstance(m, nn.Linear):
+        attrs = dict(in_features=m.in_features, out_features=m.out_features,
+                     bias=m.bias is not None)
+    elif isinstance(m, nn.modules.padding._ReflectionPadNd | nn.modules.padding._ReplicationPadNd
+                    | nn.modules.padding._ConstantPadNd):
+        attrs = dict(pad=tuple(m.padding))
+    return geo, attrs
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return tuple(_jsonable(x) for x in v)
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    if isinstance(v, torch.Size):
+        return tuple(int(x) for x in v)
+    return str(v)
+
+
+def function_geometry(op: str, args: tuple, kwargs: dict) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(geometry, attrs) of a functional op from its bound arguments."""
+    base = op.rstrip("_")
+    sig = _SIGS.get(base)
+    if sig is None:
+        return {}, {}
+    bound = dict(zip(sig, args))
+    bound.update(kwargs)
+    geo: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    n = _ndim_of(base)
+    if "pool" in base and "adaptive" not in base:
+        k = _pair(bound.get("kernel_size"), n)
+        stride = bound.get("stride")
+        geo = dict(kernel=k, stride=_pair(stride, n) if stride not in (None, (), []) else k,
+                   padding=_pair(bound.get("padding", 0), n),
+                   dilation=_pair(bound.get("dilation", 1), n), groups=None)
+        attrs = dict(ceil_mode=bool(bound.get("ceil_mode", False)))
+        if base.startswith("avg"):
+            attrs["count_include_pad"] = bool(bound.get("count_include_pad", True))
+    elif base.startswith("adaptive"):
+        attrs = dict(output_size=_jsonable(bound.get("output_size")))
+    elif base.startswith("conv"):
+        w = bound.get("weight")
+        if isinstance(w, torch.Tensor):
+            k = tuple(int(s) for s in w.shape[2:])
+            n = len(k)
+            d = _pair(bound.get("dilation", 1), n)
+            geo = dict(kernel=k, stride=_pair(bound.get("stride", 1), n), dilation=d,
+                       groups=int(bound.get("groups", 1)),
+                       padding=_padding_numbers(bound.get("padding", 0), k, d, n))
+            if "transpose" in base:
+                attrs = dict(transposed=True,
+                             output_padding=_pair(bound.get("output_padding", 0), n))
+    elif base in ("interpolate", "upsample"):
+        attrs = dict(size=_jsonable(bound.get("size")),
+                     scale_factor=_jsonable(bound.get("scale_factor")),
+                     mode=bound.get("mode", "nearest"))
+    elif base == "pad":
+        attrs = dict(pad=_jsonable(bound.get("pad")), mode=bound.get("mode", "constant"))
+    return geo, attrs
+
+
+class _FunctionRecorder(TorchFunctionMode):
+    def __init__(self, tracer: "Tracer"):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        t = self.tracer
+        if not t.active:
+            return func(*args, **kwargs)
+        # the outermost torch function now running (counters below us may ask, e.g. to tell
+        # adaptive_avg_pool2d's internal mean from a user's mean)
+        outer, t.current_fn = t.current_fn, getattr(func, "__name__", "")
+        try:
+            if t.leaf_depth:
+                return func(*args, **kwargs)
+            try:
+                out = func(*args, **kwargs)
+            except Exception as e:
+                t.note_function_failure(func, args, kwargs, e)
+                raise
+        finally:
+            t.current_fn = outer
+        with _untraced():
+            t.record_function(func, args, kwargs, out)
+        return out
+
+
+class Tracer:
+    """Records ops of forward passes run inside ``with Tracer(model) as tr:``.
+
+    After the pass: ``tr.records`` (execution order), ``tr.output_names``; on failure
+    ``tr.failure`` says where. ``mark_input(tensor)`` declares graph inputs explicitly; if none
+    is declared, the tensors passed to the root module's forward become the input.
+    """
+
+    def __init__(self, model: nn.Module, opaque: tuple[type, ...] = OPAQUE):
+        self.model = model
+        self.opaque = opaque
+        self.paths: dict[int, str] = {}
+        for name, m in model.named_modules():  # first name of a shared module wins
+            self.paths.setdefault(id(m), name)
+        self.records: list[OpRecord] = []
+        self.names: set[str] = set()
+        self._counts: dict[str, int] = {}
+        self.producer: dict[int, str] = {}
+        self._alive: list[Any] = []
+        # container modules executing: (path, module, input shapes)
+        self.stack: list[tuple[str, nn.Module, tuple[tuple[int, ...], ...]]] = []
+        self._hooked: set[int] = set()
+        self.leaf_depth = 0
+        self.active = False
+        self.input_shapes: tuple[tuple[int, ...], ...] = ()
+        self.input_marked = False
+        self.output_names: tuple[str, ...] = ()
+        self.failure: FailurePoint | None = None
+        self._handles: list[Any] = []
+        self._leaf_in: list[tuple[nn.Module, list[torch.Tensor]]] = []
+        self._mode = _FunctionRecorder(self)
+        self.first_empty: str | None = None  # first record whose output has a zero dimension
+        self.current_fn = ""
+        self.on_record: Callable[[OpRecord], None] | None = None  # called as each record lands
+
+    # ----- set-up -------------------------------------------------------------------------
+    def __enter__(self) -> "Tracer":
+        for m in self.model.modules():
+            if id(m) in self._hooked:
+                continue
+            self._hooked.add(id(m))
+            self._handles.append(m.register_forward_pre_hook(self._pre, with_kwargs=True))
+            self._handles.append(m.register_forward_hook(self._post, with_kwargs=True))
+        self.active = True
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._mode.__exit__(exc_type, exc, tb)
+        self.active = False
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+        self._hooked.clear()
+        self._alive.clear()
+
+    def mark_input(self, *tensors: torch.Tensor) -> None:
+        """Declare the graph input tensors (all map to the one ``input`` node)."""
+        self.input_marked = True
+        self.input_shapes = tuple(_shape(t) for t in tensors)
+        for x in tensors:
+            self._track(x, "input")
+
+    def set_outputs(self, out: Any) -> None:
+        names: list[str] = []
+        for t in _tensors(out):
+            n = self.producer.get(id(t))
+            if n is not None and n not in names:
+                names.append(n)
+        self.output_names = tuple(names)
+
+    # ----- helpers ------------------------------------------------------------------------
+    def _track(self, t: torch.Tensor, name: str) -> None:
+        self.producer[id(t)] = name
+        self._alive.append(t)
+
+    def _is_leaf(self, m: nn.Module) -> bool:
+        if m is self.model and not isinstance(m, self.opaque):
+            # a user's model without children does its work in forward: open it; a bare
+            # torch.nn layer passed as the model (nn.Conv2d) is one node
+            return not m._modules and type(m).__module__.startswith("torch.nn")
+        return not m._modules or isinstance(m, self.opaque)
+
+    def _unique(self, base: str) -> str:
+        k = self._counts.get(base, 0) + 1
+        self._counts[base] = k
+        name = base if k == 1 else f"{base}#{k}"
+        while name in self.names:  # e.g. an op name that equals a child module's path
+            k += 1
+            self._counts[base] = k
+            name = f"{base}#{k}"
+        self.names.add(name)
+        return name
+
+    def _inputs_of(self, tensors: Iterable[torch.Tensor]) -> tuple[list[str], list[tuple[int, ...]]]:
+        names, shapes = [], []
+        for t in tensors:
+            n = self.producer.get(id(t))
+            if n is not None:
+                names.append(n)
+                shapes.append(_shape(t))
+        return names, shapes
+
+    def _add(self, rec: OpRecord, out: Any, ins: list[torch.Tensor]) -> None:
+        outs = list(_tensors(out))
+        rec.out_shape = _shape(outs[0]) if outs else ()
+        if len(outs) > 1:
+            rec.attrs["out_shapes"] = tuple(_shape(o) for o in outs)
+        # aliasing (for the memory estimate): same object = in-place, a view of the input = view
+        if outs and ins:
+            first = ins[0]
+            o = outs[0]
+            if o is first:
+                rec.attrs["inplace"] = True
+            elif o._is_view() and (o._base is first or (first._is_view() and o._base is first._base)
+                                   or o._base is getattr(first, "_base", None) is not None):
+                rec.attrs["view"] = True
+        self.records.append(rec)
+        if self.on_record is not None:
+            self.on_record(rec)
+        for o in outs:
+            self._track(o, rec.name)
+        if self.first_empty is None and outs and any(s == 0 for s in outs[0].shape[1:]):
+            self.first_empty = rec.name
+
+    # ----- module hooks -------------------------------------------------------------------
+    def _pre(self, m: nn.Module, args: tuple, kwargs: dict) -> None:
+        if not self.active:
+            return None
+        self.active = False  # tensor attribute reads below must not be recorded as ops
+        try:
+            with _untraced():
+                self._enter(m, args, kwargs)
+        finally:
+            self.active = True
+        return None
+
+    def _post(self, m: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
+        if not self.active:
+            return None
+        self.active = False
+        try:
+            with _untraced():
+                self._leave(m, out)
+        finally:
+            self.active = True
+        return None
+
+    def _enter(self, m: nn.Module, args: tuple, kwargs: dict) -> None:
+        path = self.paths.get(id(m), "")
+        tens = list(_tensors(args)) + list(_tensors(kwargs))
+        if m is self.model and not self.stack and not self.input_marked:
+            self.mark_input(*[t for t in tens if t.is_floating_point() or t.is_complex()]
+                            or tens[:1])
+        if self.leaf_depth:
+            self.leaf_depth += 1
+            return None
+        if self._is_leaf(m):
+            self.leaf_depth = 1
+            self._leaf_in.append((m, tens))
+        else:
+            self.stack.append((path, m, tuple(_shape(t) for t in tens)))
+        return None
+
+    def _leave(self, m: nn.Module, out: Any) -> None:
+        if self.leaf_depth > 1:
+            self.leaf_depth -= 1
+            return None
+        if self.leaf_depth == 1:
+            self.leaf_depth = 0
+            mod, tens = self._leaf_in.pop()
+            names, shapes = self._inputs_of(tens)
+            if names:
+                path = self.paths.get(id(mod), type(mod).__name__)
+                geo, attrs = module_geometry(mod)
+                params = [(id(p), int(p.numel()), p.requires_grad) for p in mod.parameters()]
+                rec = OpRecord(name=self._unique(path or type(mod).__name__),
+                               type=type(mod).__name__, kind="module", module=path,
+                               inputs=tuple(names), in_shapes=tuple(shapes), out_shape=(),
+                               geometry=geo, attrs=attrs,
+                               param_ids=tuple(p[0] for p in params),
+                               param_sizes=tuple(p[1] for p in params),
+                               param_trainable=tuple(p[2] for p in params))
+                self._add(rec, out, [t for t in tens if id(t) in self.producer])
+            if mod is self.model:
+                self.set_outputs(out)
+            return None
+        if self.stack and self.stack[-1][1] is m:
+            self.stack.pop()
+            if m is self.model:
+                self.set_outputs(out)
+        return None
+
+    # ----- functional ops -----------------------------------------------------------------
+    def record_function(self, func: Callable, args: tuple, kwargs: dict, out: Any) -> None:
+        outs = list(_tensors(out))
+        if not outs:
+            return
+        ins = [t for t in _tensors((args, kwargs))]
+        tracked = [t for t in ins if id(t) in self.producer]
+        if not tracked:
+            return
+        op = _op_name(func)
+        parent = self.stack[-1][0] if self.stack else ""
+        base = f"{parent}.{op}" if parent else op
+        geo, attrs = function_geometry(op, args, kwargs)
+        params = [t for t in ins if isinstance(t, nn.Parameter)]
+        names, shapes = self._inputs_of(tracked)
+        rec = OpRecord(name=self._unique(base), type=op, kind="function", module=parent,
+                       inputs=tuple(names), in_shapes=tuple(shapes), out_shape=(),
+                       geometry=geo, attrs=attrs,
+                       param_ids=tuple(id(p) for p in params),
+                       param_sizes=tuple(int(p.numel()) for p in params),
+                       param_trainable=tuple(p.requires_grad for p in params))
+        self._add(rec, out, tracked)
+
+    def note_function_failure(self, func: Callable, args: tuple, kwargs: dict,
+                              e: BaseException) -> None:
+        if self.failure is not None:
+            return
+        ins = [t for t in _tensors((args, kwargs)) if id(t) in self.producer]
+        if not ins:
+            return
+        op = _op_name(func)
+        parent = self.stack[-1][0] if self.stack else ""
+        self.failure = FailurePoint(where=f"{parent}.{op}" if parent else op, type=op,
+                                    in_shapes=tuple(_shape(t) for t in ins), error=e,
+                                    kind="function", owner=parent)
+
+    def failure_point(self, e: BaseException) -> FailurePoint:
+        """The innermost place the pass failed: a functional op, else the innermost module."""
+        if self.failure is not None and self.failure.error is e:
+            return self.failure
+        if self._leaf_in:
+            m, tens = self._leaf_in[-1]
+            return FailurePoint(self.paths.get(id(m), type(m).__name__), type(m).__name__,
+                                tuple(_shape(t) for t in tens), e)
+        if self.stack:
+            path, m, shapes = self.stack[-1]
+            return FailurePoint(path, type(m).__name__, shapes, e)
+        return FailurePoint("", type(self.model).__name__, self.input_shapes, e)

@@ -1,0 +1,127 @@
+"""Speed of the analysis engine (ratios printed; no thresholds -- those belong to a human).
+
+1. inception_v3 at 299: ``analyze_model`` vs fvcore's ``FlopCountAnalysis(model, x).total()``
+   alone, same process, same model, interleaved repeats, median of each (target <= 1.5x).
+2. Linear scaling: a chain of N convolutions and a residual network of N blocks, analysed on
+   the meta device (pure engine cost) and on CPU; milliseconds per node at several sizes.
+
+    python benchmarks/bench_analyze.py [--repeats 3] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+
+import torch
+from torch import nn
+
+from archlens import zoo
+from archlens.engine import analyze_model
+
+
+def fvcore_total(model: nn.Module, x: torch.Tensor) -> int:
+    from fvcore.nn import FlopCountAnalysis
+    logging.getLogger("fvcore").setLevel(logging.ERROR)
+    return int(FlopCountAnalysis(model, x).unsupported_ops_warnings(False)
+               .uncalled_modules_warnings(False).tracer_warnings("none").total())
+
+
+def timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+class ConvChain(nn.Module):
+    """N 3x3 convs (8 channels, 16x16): a long chain, 2 nodes per conv (conv, relu)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.body = nn.Sequential(*[m for _ in range(n)
+                                    for m in (nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())])
+
+    def forward(self, x):  # N x 8 x 16 x 16
+        return self.body(x)
+
+
+class Res(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+
+    def forward(self, x):  # N x 8 x 16 x 16
+        return torch.relu(x + self.bn(self.conv(x)))
+
+
+class ResNet(nn.Module):
+    """N residual blocks: 5 nodes per block (conv, bn, add, relu) + the block count."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.blocks = nn.Sequential(*[Res() for _ in range(n)])
+
+    def forward(self, x):  # N x 8 x 16 x 16
+        return self.blocks(x)
+
+
+def bench_inception(repeats: int) -> None:
+    model = zoo.get_model("inception_v3")
+    x = torch.randn(1, 3, 299, 299)
+    fvcore_total(model, x)                       # warm-up (imports, allocator)
+    analyze_model(model, (3, 299, 299))
+    ours, base = [], []
+    for _ in range(repeats):
+        base.append(timed(lambda: fvcore_total(model, x)))
+        ours.append(timed(lambda: analyze_model(model, (3, 299, 299))))
+    b, o = statistics.median(base), statistics.median(ours)
+    print(f"inception_v3 @299, CPU, {torch.get_num_threads()} threads, {repeats} repeats "
+          f"(median):")
+    print(f"  fvcore FlopCountAnalysis.total() alone : {b * 1e3:9.1f} ms")
+    print(f"  archlens analyze_model (trace+fvcore+RF+metrics): {o * 1e3:9.1f} ms")
+    print(f"  ratio analyze / fvcore                  : {o / b:9.2f} x   (target <= 1.5 x)")
+    meta = statistics.median(timed(lambda: analyze_model("inception_v3", device="meta"))
+                             for _ in range(repeats))
+    print(f"  archlens analyze_model, device=meta     : {meta * 1e3:9.1f} ms "
+          f"({meta / b:.2f} x fvcore)")
+
+
+def bench_scaling(sizes: list[int], repeats: int) -> None:
+    for label, build in (("conv chain", ConvChain), ("residual net", ResNet)):
+        print(f"{label}: ms per node (device=meta | cpu)")
+        rows = []
+        for n in sizes:
+            model = build(n).eval()
+            a = analyze_model(model, (8, 16, 16), device="meta")
+            nodes = len(a.graph)
+            tm = min(timed(lambda: analyze_model(model, (8, 16, 16), device="meta"))
+                     for _ in range(repeats))
+            tc = min(timed(lambda: analyze_model(model, (8, 16, 16)))
+                     for _ in range(repeats))
+            x = torch.randn(1, 8, 16, 16)
+            tf = min(timed(lambda: fvcore_total(model, x)) for _ in range(repeats))
+            rows.append((n, nodes, tm, tc))
+            print(f"  N={n:5d}  nodes={nodes:6d}  meta {tm * 1e3:8.1f} ms "
+                  f"({tm / nodes * 1e3:.3f} ms/node)  cpu {tc * 1e3:8.1f} ms "
+                  f"({tc / nodes * 1e3:.3f} ms/node; fvcore alone {tf * 1e3:.1f} ms)")
+        n0, k0, m0, c0 = rows[0]
+        n1, k1, m1, c1 = rows[-1]
+        print(f"  growth {k0}->{k1} nodes (x{k1 / k0:.1f}): meta time x{m1 / m0:.1f}, cpu time "
+              f"x{c1 / c0:.1f}  (linear: equal to the node ratio)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="smaller scaling sizes")
+    args = p.parse_args()
+    bench_inception(args.repeats)
+    sizes = [125, 250, 500] if args.quick else [250, 500, 1000, 2000]
+    bench_scaling(sizes, max(1, args.repeats - 1))
+
+
+if __name__ == "__main__":
+    main()
