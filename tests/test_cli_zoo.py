@@ -17,7 +17,8 @@ from archlens.zoo.registry import ModelCard, Paper
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_zoo_lists_every_model_with_exact_figures(capsys):
+def test_zoo_lists_every_model_with_exact_figures(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # other tests in the worker may leave a narrow width
     assert main(["zoo"]) == 0
     out, err = capsys.readouterr()
     assert err == ""

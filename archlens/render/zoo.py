@@ -61,7 +61,7 @@ def zoo_table(cards: Iterable[ModelCard], title: str | None = None) -> Table:
                   caption="params: exact parameter counts; MACs: multiply-accumulates at the "
                           "input shown, batch 1, as published; '-' = no published figure",
                   caption_justify="left")
-    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("name", style="bold cyan", overflow="fold")  # never an ellipsis
     table.add_column("family", no_wrap=True)
     table.add_column("input", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)

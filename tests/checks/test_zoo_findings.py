@@ -118,10 +118,10 @@ def test_resnet50_is_quiet():
     assert not [f for f in fs if f.severity == "error"] and len(fs) <= 3
 
 
-def test_run_is_fast_on_inception_v3():
-    import time
+def test_run_is_deterministic_and_pure_on_inception_v3():
+    # run() is a pure function of the analysis: same findings twice, analysis untouched.
+    # (Its speed is measured in benchmarks/, not asserted here.)
     a = analysis("inception_v3_unfactorized")
-    t = time.perf_counter()
-    for _ in range(5):
-        checks.run(a, config=checks.DEFAULTS)
-    assert (time.perf_counter() - t) / 5 < 0.5
+    first = checks.run(a, config=checks.DEFAULTS)
+    assert checks.run(a, config=checks.DEFAULTS) == first
+    assert a.findings == () or a.findings == first
