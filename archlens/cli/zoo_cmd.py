@@ -55,5 +55,8 @@ def run(args: argparse.Namespace) -> int:
     names = zoo.list_models(args.family)  # unknown family -> ArchlensError -> exit 2
     title = (None if args.family is None
              else f"archlens zoo: family {args.family!r}, {len(names)} models")
-    console.print(zoo_table((zoo.card(n) for n in names), title=title))
+    # All columns need ~115 terminal columns; narrower terminals drop the citation, then the
+    # family, rather than cut names or numbers ('archlens zoo NAME' shows everything).
+    console.print(zoo_table((zoo.card(n) for n in names), title=title,
+                            paper=console.width >= 115, family=console.width >= 90))
     return 0

@@ -54,22 +54,29 @@ def macs_exact(n: int | None) -> str:
     return f"{n:,} MACs ({macs_short(n)}; FLOPs = 2 x MACs)"
 
 
-def zoo_table(cards: Iterable[ModelCard], title: str | None = None) -> Table:
-    """One row per model: name, family, input, params (exact), published MACs, paper."""
+def zoo_table(cards: Iterable[ModelCard], title: str | None = None, *,
+              paper: bool = True, family: bool = True) -> Table:
+    """One row per model: name, family, input, params (exact), published MACs, paper.
+
+    ``paper=False`` / ``family=False`` drop those columns (for narrow terminals: names and
+    numbers are never cut)."""
     cards = list(cards)
     table = Table(title=title or f"archlens zoo: {len(cards)} models", box=box.SIMPLE_HEAD,
                   caption="params: exact parameter counts; MACs: multiply-accumulates at the "
                           "input shown, batch 1, as published; '-' = no published figure",
                   caption_justify="left")
-    table.add_column("name", style="bold cyan", overflow="fold")  # never an ellipsis
-    table.add_column("family", no_wrap=True)
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    if family:
+        table.add_column("family", no_wrap=True)
     table.add_column("input", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
     table.add_column("published MACs", justify="right", no_wrap=True)
-    table.add_column("paper", overflow="fold")
+    if paper:
+        table.add_column("paper", no_wrap=True)
     for c in cards:
-        table.add_row(c.name, c.family, shape_text(c.input_shape), params_text(c.published_params),
-                      macs_short(c.published_macs), short_cite(c.paper))
+        row = [c.name, *([c.family] if family else []), shape_text(c.input_shape),
+               params_text(c.published_params), macs_short(c.published_macs)]
+        table.add_row(*row, *([short_cite(c.paper)] if paper else []))
     return table
 
 
