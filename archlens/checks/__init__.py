@@ -13,6 +13,7 @@ Each rule is a pure function of the analysed graph, registered by code (see
 ``P3.factorize-asymmetric`` n x n conv on a 12..20 grid -> 1 x n then n x 1
 ``P4.param-concentration``  most parameters in the classifier head (or one layer)
 ``P4.stage-imbalance``      one grid stage does most of the convolution work
+``P4.depth-width``          depth piled into one stage, or a network much deeper than wide
 =========================== =============================================================
 
 >>> from archlens import checks
@@ -77,11 +78,21 @@ def _as_list(v: Iterable[str] | str | None) -> list[str]:
 
 
 def _aggregate(findings: list[Finding]) -> list[Finding]:
-    """Merge repeated findings of the same kind into one (a handful of findings, not hundreds).
+    """Merge repeated findings of one pattern into one (a handful of findings, not dozens).
 
-    ``P3.no-reduction`` findings on the same kernel and grid (VGG's stages) merge into one per
-    stage; factorization findings merge only when ``info`` and identical in shape (repeated
-    blocks), so every warning-level factorization keeps its own finding and layer.
+    A rule marks a finding mergeable with ``data["group_key"]``: its *pattern*, e.g. the
+    kernel, grid and stride of a factorization (not the channel counts, which differ from one
+    Inception module to the next). Merged are
+
+    * ``P3.no-reduction`` findings on one kernel and grid (VGG's convs of one stage): the fix
+      is the same edit, repeated;
+    * ``info`` findings of one rule on one pattern (GoogLeNet's 5x5 branches on the 14x14
+      grid, its 3x3 branches there, ResNet's 3x3 convs on 14x14).
+
+    Every ``warning`` (and ``error``) factorization keeps its own finding and layer: each is a
+    conv a reviewer should look at on its own (the 17 convs ``inception_v3_unfactorized`` merged
+    back, for example). The merged finding lists every layer with its own numbers, and its
+    saving is the exact sum of theirs.
     """
     groups: dict[tuple, list[Finding]] = {}
     out: list[Finding | tuple] = []
@@ -107,7 +118,13 @@ def _aggregate(findings: list[Finding]) -> list[Finding]:
     return merged
 
 
+_MEMBER_KEYS = ("intermediate_channels", "reduction_channels", "macs_before", "macs_after",
+                "params_before", "params_after", "saving_fraction")
+
+
 def _merge(fs: list[Finding]) -> Finding:
+    """One finding for a group: every layer named, per-layer numbers in the evidence and in
+    ``data["members"]``, savings summed exactly."""
     first = fs[0]
     k = len(fs)
     macs = sum((f.saving or {}).get("macs", 0) for f in fs)
@@ -115,18 +132,33 @@ def _merge(fs: list[Finding]) -> Finding:
     per_layer: dict[str, dict[str, int]] = {}
     for f in fs:
         per_layer.update(f.data.get("per_layer", {}))
-    data = {key: v for key, v in first.data.items() if key not in ("per_layer",)}
-    data.update({"count": k, "per_layer": per_layer,
+    names = [f.layers[0] for f in fs]
+    members = [{"layer": f.layers[0], **{key: f.data[key] for key in _MEMBER_KEYS
+                                         if key in f.data}} for f in fs]
+    data = {key: v for key, v in first.data.items()
+            if key not in ("per_layer", "group_item", *_MEMBER_KEYS)}
+    for key in ("intermediate_channels", "reduction_channels"):
+        vals = {f.data.get(key) for f in fs}
+        if len(vals) == 1 and None not in vals:
+            data[key] = vals.pop()      # shared by all members: still one number
+    data.update({"count": k, "per_layer": per_layer, "members": members,
                  "macs_before": sum(f.data.get("macs_before", 0) for f in fs),
                  "macs_after": sum(f.data.get("macs_after", 0) for f in fs)})
-    names = [f.layers[0] for f in fs]
     shown = ", ".join(names[:3]) + (f" and {k - 3} more" if k > 3 else "")
+    title = first.data.get("group_title")
+    items = [f.data.get("group_item") for f in fs]
+    if title and all(items):
+        message = f"{k} layers ({shown}): {title}"
+        evidence = "; ".join(items)
+        fix = f"{first.data.get('group_fix') or first.fix}"
+    else:  # a rule without group texts: the first finding stands for all
+        message = f"{k} layers ({shown}): {first.message}"
+        evidence = f"each like {names[0]}: {first.evidence}"
+        fix = f"in each of the {k} layers, {first.fix}"
     return Finding(
-        code=first.code, severity=first.severity, layers=tuple(names),
-        message=f"{k} layers ({shown}): {first.message}",
-        evidence=f"each like {names[0]}: {first.evidence}",
-        fix=(f"in each of the {k} layers, {first.fix}; together {macs:,} MACs and "
-             f"{params:,} params"),
+        code=first.code, severity=first.severity, layers=tuple(names), message=message,
+        evidence=evidence,
+        fix=f"{fix}; together {macs:,} MACs and {params:,} params",
         saving={"macs": macs, "params": params}, data=data)
 
 

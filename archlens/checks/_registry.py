@@ -2,9 +2,11 @@
 
 Rule modules register with ``@rule("P1.grid-reduction", "title")`` when imported; the package
 ``__init__`` imports them in principle order, which is the order findings are produced in.
+Every rule function carries a docstring that explains it to users (see :class:`Rule`).
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -25,6 +27,16 @@ PRINCIPLES = {
 
 @dataclass(frozen=True)
 class Rule:
+    """A registered rule: its code (``P3.factorize-large``), a one-line title, and the pure
+    function that finds it.
+
+    The function's docstring is the rule's explanation for people (the dashboard's Principles
+    tab shows it as Markdown under the title): a first paragraph that states the rule in plain
+    words, then **Principle N.**, **Measured**, **Thresholds.** and **Fix.** paragraphs with the
+    configuration keys and their defaults. :attr:`doc` gives the whole text, :attr:`summary`
+    its first paragraph.
+    """
+
     code: str
     title: str
     func: RuleFunc
@@ -33,14 +45,29 @@ class Rule:
     def principle(self) -> str:
         return self.code.split(".", 1)[0]
 
+    @property
+    def doc(self) -> str:
+        """The rule function's docstring, dedented (Markdown)."""
+        return inspect.getdoc(self.func) or ""
+
+    @property
+    def summary(self) -> str:
+        """The docstring's first paragraph, on one line."""
+        return " ".join(self.doc.split("\n\n", 1)[0].split())
+
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(code: str, title: str) -> Callable[[RuleFunc], RuleFunc]:
+    """Register ``func`` under ``code``; it must have a docstring (see :class:`Rule`), because
+    that docstring is what users read as the rule's explanation."""
     def deco(func: RuleFunc) -> RuleFunc:
         if code in RULES:
             raise ValueError(f"rule {code!r} registered twice")
+        if not (func.__doc__ or "").strip():
+            raise ValueError(f"rule {code!r} needs a docstring: the principle in plain words, "
+                             "how it is measured, the thresholds and the fix")
         RULES[code] = Rule(code, title, func)
         return func
     return deco

@@ -42,12 +42,17 @@ class CheckConfig:
     p3_asym_grid_min: int = 12         # asymmetric 1xn + nx1 pays off on 12..20 grids
     p3_asym_grid_max: int = 20
     p3_factorize_width: str = "geometric"  # intermediate width: sqrt(Cin*Cout) | out | in
+    p3_expand_info: float = 2.0        # factorizing a conv that expands >= 2x is only info
     # -- P4 balance ----------------------------------------------------------------------
     p4_head_share: float = 0.5         # classifier holds >= half the parameters
     p4_layer_share: float = 0.5        # one layer holds >= half the parameters
     p4_stage_share: float = 0.5        # one grid stage holds >= half the conv MACs
+    p4_min_depth: int = 10             # depth-width: only networks >= 10 conv layers deep
+    p4_depth_share: float = 0.6        # one stage holds >= 60 % of the depth ...
+    p4_width_per_layer: float = 4.0    # widest trunk < 4 channels per layer of depth: info
+    p4_width_per_layer_warn: float = 1.0   # ... < 1 channel per layer (deeper than wide): warn
     # -- output --------------------------------------------------------------------------
-    aggregate: bool = True             # merge repeated identical findings into one
+    aggregate: bool = True             # merge repeated findings of one pattern into one
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
 
@@ -108,17 +113,20 @@ def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
 
 def _validate(cfg: CheckConfig, source: str) -> None:
     for key in ("early_fraction", "p1_error_below_input", "p3_reduce_ratio", "p3_min_saving",
-                "p4_head_share", "p4_layer_share", "p4_stage_share"):
+                "p4_head_share", "p4_layer_share", "p4_stage_share", "p4_depth_share"):
         v = getattr(cfg, key)
         if not 0 <= v <= 1:
             raise ConfigError(f"{source}: {key.replace('_', '-')} must be between 0 and 1, "
                               f"got {v}")
     for key in ("p1_warn_drop_early", "p1_warn_drop", "p1_error_drop", "p1_squeeze_warn",
-                "p2_min_area_ratio"):
+                "p2_min_area_ratio", "p3_expand_info"):
         v = getattr(cfg, key)
         if v < 1:
             raise ConfigError(f"{source}: {key.replace('_', '-')} is a ratio and must be "
                               f">= 1, got {v}")
+    if cfg.p4_width_per_layer_warn > cfg.p4_width_per_layer:
+        raise ConfigError(f"{source}: p4-width-per-layer-warn ({cfg.p4_width_per_layer_warn}) "
+                          f"must not exceed p4-width-per-layer ({cfg.p4_width_per_layer})")
     if cfg.p3_asym_grid_min > cfg.p3_asym_grid_max:
         raise ConfigError(f"{source}: p3-asym-grid-min ({cfg.p3_asym_grid_min}) must not "
                           f"exceed p3-asym-grid-max ({cfg.p3_asym_grid_max})")

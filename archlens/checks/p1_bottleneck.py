@@ -66,6 +66,28 @@ def _is_head(ctx: Context, node: Node) -> bool:
 
 @rule("P1.grid-reduction", "grid reduction that shrinks the representation too much")
 def grid_reduction(ctx: Context, cfg: CheckConfig) -> list[Finding]:
+    """A grid reduction must not squeeze the whole representation at once, least of all early.
+
+    **Principle 1.** Information only flows forward: what a reduction throws away, no later
+    layer gets back. Pooling before widening (the paper's Figure 9, left) quarters the
+    representation; reducing the grid with stride-2 conv branches in parallel with the pool and
+    concatenating them (Figure 10) halves it.
+
+    **Measured** on the trunk (tensors every path from input to output goes through) between
+    two consecutive trunk tensors where the grid shrinks: drop = representation before / after
+    (C x H x W values per sample), and the result's size as a fraction of the input image's. A
+    widening just before the pool on the same grid (expand, then pool: Figure 9, right) counts
+    as part of the reduction.
+
+    **Thresholds.** Error: a drop above `p1-error-drop` (4x) that leaves less than
+    `p1-error-below-input` (half) of the input's size. Warning: a drop above
+    `p1-warn-drop-early` (2x) in the first `early-fraction` (half) of the conv layers, above
+    `p1-warn-drop` (3x) later, while below the input's size. Not checked: reductions after the
+    last conv (the head) and results at least as large as the input (over-complete).
+
+    **Fix.** Reduce and widen in one step: a parallel stride-2 conv branch next to the pool,
+    sized in the finding for a 2x drop (e.g. 35x35x288 to 17x17 needs 611 channels).
+    """
     trunk = _spatial_trunk(ctx)
     found: list[Finding] = []
     for i in range(1, len(trunk)):
@@ -131,6 +153,21 @@ def _how(ctx: Context, reducers: list[Node], b: Node) -> str:
 
 @rule("P1.channel-squeeze", "channel count collapses on the trunk at a constant grid")
 def channel_squeeze(ctx: Context, cfg: CheckConfig) -> list[Finding]:
+    """The channel count must not collapse on the only path at a constant grid.
+
+    **Principle 1.** A conv that squeezes every path through the network to a few channels is
+    a representational bottleneck just like an aggressive pool.
+
+    **Measured** between two consecutive trunk tensors on the same grid: drop = representation
+    before / after. A 1x1 reduction that feeds a spatial conv is left alone: it is the pattern
+    Principle 3 recommends, so the two rules never contradict each other.
+
+    **Thresholds.** Warning above `p1-squeeze-warn` (4x), only while the result is smaller than
+    the input image; the head after the last conv is not checked.
+
+    **Fix.** Keep at least a quarter of the channels, or move the reduction into one branch of
+    a module whose other branches keep the full width (Inception).
+    """
     trunk = _spatial_trunk(ctx)
     found: list[Finding] = []
     for i in range(1, len(trunk)):

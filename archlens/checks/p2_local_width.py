@@ -21,6 +21,22 @@ _WHY = "Principle 2: higher-dimensional representations are easier to process lo
 
 @rule("P2.narrow-coarse", "coarser grid stage not wider than the finer stages before it")
 def narrow_coarse(ctx: Context, cfg: CheckConfig) -> list[Finding]:
+    """Coarser grids should carry wider representations.
+
+    **Principle 2.** Higher-dimensional representations are easier to process locally: more
+    channels per position give more disentangled features and train faster. The paper doubles
+    the filter bank when it halves the grid and widens its 8x8 modules to 2048 channels.
+
+    **Measured** per grid stage (consecutive trunk tensors on one grid that contain a conv):
+    width = channels of the widest trunk tensor the stage computes (the pooled copy of the
+    previous stage that opens it does not count), compared with the stages before it.
+
+    **Thresholds.** Warning: a coarser stage narrower than an earlier, finer one. Info: the
+    grid area shrank by `p2-min-area-ratio` (2x) or more and the width did not grow.
+
+    **Fix.** Widen the coarse stage, about twice the previous stage's width (the finding gives
+    the number).
+    """
     # A stage's width comes from the tensors it computes: the pooled copy of the previous
     # stage that opens it says nothing about how wide this stage processes.
     stages = [(g, [c for c in cs if not is_pool(ctx.producer(c.name))] or cs)

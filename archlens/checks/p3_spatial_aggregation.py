@@ -63,6 +63,23 @@ def _specs_dict(specs: list[ConvSpec]) -> list[dict]:
 
 @rule("P3.no-reduction", "wide kxk convolution without a 1x1 channel reduction before it")
 def no_reduction(ctx: Context, cfg: CheckConfig) -> list[Finding]:
+    """Reduce the channels with a 1x1 conv before a wide spatial convolution.
+
+    **Principle 3.** Neighbouring activations are strongly correlated, so a spatial conv can
+    aggregate over a reduced embedding with little loss: the Inception bottleneck layer. On the
+    28x28x192 to 5x5x32 example it cuts 120,422,400 multiplies to 12,443,648.
+
+    **Measured** on every stride-1, ungrouped k x k conv (k > 1) whose input has at least
+    `p3-wide-channels` (128) channels, is the block's full trunk width and does not come from a
+    1x1 reduction. Cost in MACs = Ho x Wo x k x k x Cin x Cout, exactly, on the layer's shapes.
+
+    **Thresholds.** Warning when the fix saves at least `p3-min-saving` (10 %) of the layer's
+    MACs. Strided convs are left to Principle 1 (a reduction in front of a grid reduction is a
+    bottleneck). Findings on one kernel and grid merge into one (VGG's convs of a stage).
+
+    **Fix.** A 1x1 conv to `p3-reduce-ratio` (half) of the conv's outputs in front of it; the
+    finding gives both convs' MACs and the exact saving in MACs and parameters.
+    """
     found: list[Finding] = []
     for nd in ctx.main:
         if not _plain(nd):
@@ -104,13 +121,23 @@ def no_reduction(ctx: Context, cfg: CheckConfig) -> list[Finding]:
                   "macs_after": after, "params_before": before_p, "params_after": after_p,
                   "saving_fraction": round(saving / before, 4), "factors": _specs_dict(specs),
                   "per_layer": _per_layer(nd.name, saving, before_p - after_p),
-                  "group_key": [kxk(k), list(out_hw)]}))
+                  "group_key": [kxk(k), list(out_hw)],
+                  "group_title": (f"{kxk(k)} convs at {in_hw[0]}x{in_hw[1]} aggregate over all "
+                                  f"their trunk channels with no 1x1 reduction before them "
+                                  f"({_WHY})"),
+                  "group_item": (f"{nd.name} {cin}->{cout}: {n(before)} MACs, 1x1 {cin}->{m} "
+                                 f"first saves {n(saving)} MACs ({pct(saving, before)})"),
+                  "group_fix": (f"insert a 1x1 reduction to half the conv's outputs before "
+                                f"each ({m} channels for {nd.name})")}))
     return found
 
 
 # ----------------------------------------------------------------------------------------
 # factorizations
 # ----------------------------------------------------------------------------------------
+
+_WIDTH_RULE = {"geometric": "sqrt(Cin x Cout)", "out": "Cout", "in": "Cin"}
+
 
 def _mid_width(cin: int, cout: int, how: str) -> tuple[int, str]:
     if how == "out":
@@ -167,7 +194,8 @@ def _factorize(ctx: Context, cfg: CheckConfig, asymmetric: bool) -> list[Finding
         form = " then ".join(x.describe() for x in specs)
         short = (f"1x{k[1]} + {k[0]}x1" if asymmetric
                  else " + ".join(["3x3"] * len(specs)))
-        sev = "info" if (asymmetric and k[0] == 3) or not macs_ok else "warning"
+        expands = cout >= cfg.p3_expand_info * cin
+        sev = "info" if (asymmetric and k[0] == 3) or not macs_ok or expands else "warning"
         if macs_ok:
             outcome = (f"saves {n(saving)} MACs ({pct(saving, before)}) and {n(saving_p)} "
                        f"params")
@@ -183,7 +211,10 @@ def _factorize(ctx: Context, cfg: CheckConfig, asymmetric: bool) -> list[Finding
             message=(f"{kxk(k)} conv {cin}->{cout} {where}: factorize into {short} "
                      f"with intermediate width {m} ({_WHY})"),
             evidence=(f"{n(before)} MACs, {n(before_p)} params now; as {short}: "
-                      f"{' + '.join(n(x.macs) for x in specs)} = {n(after)} MACs"),
+                      f"{' + '.join(n(x.macs) for x in specs)} = {n(after)} MACs"
+                      + (f"; the conv expands {cin}->{cout} ({cout / cin:.1f}x), so its "
+                         f"spatial aggregation already runs on a reduced embedding and the "
+                         f"factorization is a further, smaller step" if expands else "")),
             fix=(f"replace by {form} (intermediate width {m} {rule_txt}, same output grid "
                  f"{out_hw[0]}x{out_hw[1]}): {outcome}"),
             saving={"macs": saving, "params": saving_p},
@@ -192,15 +223,64 @@ def _factorize(ctx: Context, cfg: CheckConfig, asymmetric: bool) -> list[Finding
                   "params_before": before_p, "params_after": after_p,
                   "saving_fraction": round(saving / before, 4), "factors": _specs_dict(specs),
                   "per_layer": _per_layer(nd.name, saving, saving_p),
-                  "group_key": [kxk(k), cin, cout, list(in_hw), list(s)]}))
+                  "expands": expands,
+                  "group_key": [kxk(k), list(in_hw), list(s), macs_ok],
+                  "group_title": (f"{kxk(k)} convs {where}: factorize each into {short} with "
+                                  f"intermediate width {_WIDTH_RULE[cfg.p3_factorize_width]} "
+                                  f"({_WHY})"),
+                  "group_item": (f"{nd.name} {cin}->{cout}"
+                                 + (f" (expands {cout / cin:.1f}x)" if expands else "")
+                                 + f", width {m}: "
+                                 + (f"saves {n(saving)} MACs ({pct(saving, before)})"
+                                    if macs_ok else f"saves {n(saving_p)} params, "
+                                    f"{n(-saving)} more MACs")),
+                  "group_fix": (f"replace each by {short} at its intermediate width, same "
+                                f"output grid")}))
     return found
 
 
 @rule("P3.factorize-large", "n x n convolution (n >= 5) that stacked 3x3 convs can replace")
 def factorize_large(ctx: Context, cfg: CheckConfig) -> list[Finding]:
+    """Replace a large n x n convolution by a stack of 3x3 convolutions.
+
+    **Principle 3.** A 5x5 conv sees what two stacked 3x3 convs see, for 18/25 of the cost on
+    equal widths: a 28 % saving (the paper's section 3.1). A 7x7 becomes three 3x3.
+
+    **Measured** on every ungrouped, undilated n x n conv with odd n >= 5 off the medium grids,
+    reading at least `p3-min-in-channels` (16) channels (RGB stems are skipped). The stack keeps
+    the receptive field and the output grid (padding split front-loaded, stride on the last
+    factor); its width between the factors is the paper's sqrt(alpha) rule, sqrt(Cin x Cout)
+    (`p3-factorize-width`). Savings are exact MACs and parameters on the layer's shapes.
+
+    **Thresholds.** Reported when the stack saves at least `p3-min-saving` (10 %) of the
+    layer's MACs (or of its parameters). Warning; info when only parameters drop (a strided
+    conv: the first factor runs on the finer grid) or when the conv expands its input
+    `p3-expand-info` (2x) or more, since it then already aggregates over a reduced embedding.
+    Info findings on one kernel and grid merge into one; every warning keeps its own.
+
+    **Fix.** (n-1)/2 stacked 3x3 convs at the stated intermediate width.
+    """
     return _factorize(ctx, cfg, asymmetric=False)
 
 
 @rule("P3.factorize-asymmetric", "n x n convolution on a medium grid: 1 x n then n x 1")
 def factorize_asymmetric(ctx: Context, cfg: CheckConfig) -> list[Finding]:
+    """On medium grids, replace an n x n convolution by 1 x n followed by n x 1.
+
+    **Principle 3.** Asymmetric factorization keeps the receptive field for 2n instead of n x n
+    weights per channel pair: 33 % cheaper for 3x3, 71 % for 7x7 on equal widths. The paper
+    finds it works well on medium grids (12 to 20) and poorly on early layers.
+
+    **Measured** on every ungrouped, stride-1 n x n conv (n >= 3) whose input grid lies
+    between `p3-asym-grid-min` (12) and `p3-asym-grid-max` (20), reading at least
+    `p3-min-in-channels` (16) channels; intermediate width sqrt(Cin x Cout). Savings are exact
+    MACs and parameters on the layer's shapes.
+
+    **Thresholds.** Reported from a `p3-min-saving` (10 %) saving. Warning for n >= 5; info for
+    3x3 (the paper offers it as an option) and for convs that expand their input
+    `p3-expand-info` (2x) or more. Info findings on one kernel and grid merge into one; every
+    warning keeps its own.
+
+    **Fix.** 1 x n then n x 1 at the stated intermediate width.
+    """
     return _factorize(ctx, cfg, asymmetric=True)

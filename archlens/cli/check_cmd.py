@@ -26,6 +26,7 @@ rules (select or ignore by code or prefix, e.g. --select P1,P3 --ignore P3.facto
   P3.factorize-asymmetric   n x n conv on a 12..20 grid -> 1 x n then n x 1
   P4.param-concentration    most parameters in the classifier head (or one layer)
   P4.stage-imbalance        one grid stage does most of the convolution work
+  P4.depth-width            depth piled into one stage, or a network much deeper than wide
 
 examples:
   archlens check inception_v3                          exit 1 only on errors

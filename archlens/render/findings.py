@@ -5,11 +5,14 @@ Pure formatting of :class:`~archlens.analysis.Finding` objects and of the summar
 with thousands separators and their unit; MACs are multiply-accumulates.
 
     findings_renderable(findings, summary)  -> rich renderable (grouped by principle)
-    findings_markdown(findings, summary)    -> str (a Markdown section)
+    findings_markdown(findings, summary)    -> str (a Markdown section; every model-supplied
+                                               string escaped: md_text / md_code)
     summary_lines(summary)                  -> list[str] (the short summary, plain text)
 """
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -117,31 +120,61 @@ def findings_renderable(findings: Sequence[Finding], summary: Mapping[str, Any] 
     return Group(*parts)
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+# Markdown punctuation that can start structure inside a line: emphasis (* _), code spans
+# (`), links and images ([ ]), strikethrough (~), table cells (|) and backslash escapes (\).
+# An underscore between two letters or digits can neither open nor close emphasis
+# (CommonMark's flanking rules), so ``Mixed_5b`` stays readable in the raw text.
+_MD_PUNCT = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n]")
+
+
+def md_text(text: object) -> str:
+    """Escape model-supplied text (layer names end up in messages, evidence and fixes) for
+    Markdown: HTML-escape ``& < >`` so no tag or entity reaches a renderer that allows raw HTML
+    (GitHub does), backslash-escape Markdown punctuation so a name cannot open emphasis, a code
+    span, a link or a table cell, and fold line breaks so it cannot end the list item."""
+    s = html.escape(str(text), quote=False)
+    return _MD_PUNCT.sub(lambda m: "\\" + m.group(0), _LINE_BREAKS.sub(" ", s))
+
+
+def md_code(text: object) -> str:
+    """A Markdown code span for a name, safe for any content.
+
+    Inside a code span nothing is interpreted (no HTML, no entities, no backslash escapes), so
+    the only way out is a backtick run as long as the fence: the fence is one backtick longer
+    than the longest run in the name, padded with a space when the name starts or ends with a
+    backtick or a space (CommonMark strips exactly one such space on each side)."""
+    s = _LINE_BREAKS.sub(" ", str(text)) or " "
+    longest = max((len(r) for r in re.findall(r"`+", s)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if s[:1] in ("`", " ") or s[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def findings_markdown(findings: Sequence[Finding], summary: Mapping[str, Any] | None = None,
                       *, title: str | None = "Design-principle findings", level: int = 2) -> str:
-    """A Markdown section: a heading per principle, one bullet block per finding."""
+    """A Markdown section: a heading per principle, one bullet block per finding.
+
+    Layer names come from the user's model, so every string is escaped (:func:`md_text`,
+    :func:`md_code`): the section is safe to render with raw HTML enabled, as GitHub does."""
     h = "#" * level
     out: list[str] = []
     if title:
-        out += [f"{h} {title}", ""]
+        out += [f"{h} {md_text(title)}", ""]
     if summary is not None:
-        out += [f"- {line}" for line in summary_lines(summary)] + [""]
+        out += [f"- {md_text(line)}" for line in summary_lines(summary)] + [""]
     if not findings:
         out += ["No findings: the design checks found nothing to flag.", ""]
     for principle, fs in _grouped(findings):
-        out += [f"{h}# {PRINCIPLE_TITLES.get(principle, principle)}", ""]
+        out += [f"{h}# {md_text(PRINCIPLE_TITLES.get(principle, principle))}", ""]
         for f in fs:
-            out.append(f"- **{f.severity}** `{f.code}` — {_md_escape(f.message)}")
-            out.append(f"  - layers: {', '.join(f'`{x}`' for x in f.layers)}")
-            out.append(f"  - evidence: {_md_escape(f.evidence)}")
+            out.append(f"- **{md_text(f.severity)}** {md_code(f.code)} — {md_text(f.message)}")
+            out.append(f"  - layers: {', '.join(md_code(x) for x in f.layers)}")
+            out.append(f"  - evidence: {md_text(f.evidence)}")
             if f.fix:
-                out.append(f"  - fix: {_md_escape(f.fix)}")
+                out.append(f"  - fix: {md_text(f.fix)}")
             s = _saving(f)
             if s:
-                out.append(f"  - saving: {s}")
+                out.append(f"  - saving: {md_text(s)}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -323,3 +323,126 @@ def test_summary_takes_the_best_fix_per_layer():
     assert s["saving"]["macs"] == best
     assert s["counts"] == {"error": 0, "warning": 1, "info": 1}
     assert s["factorization"]["findings"] == 1
+
+
+# ---------------------------------------------------------------------------------------
+# P4.depth-width: depth = conv layers on the longest path of a stage, width = trunk channels
+# ---------------------------------------------------------------------------------------
+
+def _staged(depths, widths, cin=3, hw=32):
+    """A plain chain: stage i has depths[i] 3x3 convs at widths[i] channels, 2x2 max-pool
+    between stages; depth and width of every stage are known by construction."""
+    b = Builder(cin, hw, hw)
+    x = "input"
+    for i, (d, w) in enumerate(zip(depths, widths)):
+        if i:
+            x = b.pool(f"pool{i}", x, 2, 2)
+        for j in range(d):
+            x = b.conv(f"s{i}.c{j}", x, w, 3, p=1)
+    return b.graph(classifier(b, x))
+
+
+def test_depth_is_the_longest_path_not_the_conv_count():
+    from archlens.checks._common import Context
+    from archlens.checks.p4_balance import stage_shapes
+    b = Builder(64, 16, 16)
+    x = b.conv("stem", "input", 64, 3, p=1)                         # depth 1
+    b1 = b.conv("m.b1", x, 32, 1)                                    # branch depth 1
+    b2 = b.conv("m.b2.1", b.conv("m.b2.0", x, 32, 1), 32, 3, p=1)   # 2
+    t = b.conv("m.b3.0", x, 32, 1)
+    b3 = b.conv("m.b3.2", b.conv("m.b3.1", t, 32, 3, p=1), 64, 3, p=1)   # 3
+    y = b.cat("m.cat", b1, b2, b3)                                   # 128 ch; 6 convs, depth 3
+    r = b.conv("r.c2", b.conv("r.c1", y, 128, 3, p=1), 128, 3, p=1)
+    y = b.add("r.add", y, r)                                         # residual: +2, not +0
+    p = b.pool("pool", y, 2, 2)
+    z = b.conv("s2.c", p, 256, 3, p=1)
+    [s1, s2] = stage_shapes(Context.of(b.graph(classifier(b, z))))
+    assert (s1.grid, s1.depth, s1.width) == ((16, 16), 1 + 3 + 2, 128)
+    assert (s2.grid, s2.depth, s2.width) == ((8, 8), 1, 256)
+    assert s1.blocks == ("stem", "m.cat", "r.add")
+
+
+def test_depth_piled_into_a_narrow_stage_is_an_info_with_a_per_stage_table():
+    g = _staged([1, 8, 1], [16, 32, 64])              # 8 of 10 layers at 16x16, 32 < 64 ch
+    [f] = run(g, "P4.depth-width")
+    assert f.severity == "info" and f.data["kind"] == "depth-concentration"
+    assert f.data["share"] == pytest.approx(8 / 10)
+    assert f.evidence == ("per stage: 32x32: depth 1 conv, width 16 ch; 16x16: depth 8 convs, "
+                          "width 32 ch; 8x8: depth 1 conv, width 64 ch")
+    # moving 3 layers leaves 5 of 10 (< 60 %); moving 2 would leave 6 of 10 = 60 %
+    assert f.data["layers_to_move"] == 3 and "moving 3 of the 16x16 stage's 8" in f.fix
+    assert f.layers == tuple(f"s1.c{j}" for j in range(8))
+
+
+@pytest.mark.parametrize("depths,widths", [
+    ([1, 5, 5], [16, 32, 64]),       # balanced: 5 of 11 layers per stage at most (45 %)
+    ([1, 8, 1], [16, 64, 32]),       # deep stage is the widest: depth and width grew together
+    ([1, 6, 1], [16, 32, 64]),       # 8 layers: too shallow to judge (p4-min-depth 10)
+])
+def test_balanced_wide_or_shallow_networks_pass_depth_width(depths, widths):
+    assert run(_staged(depths, widths), "P4.depth-width") == ()
+
+
+def test_deep_narrow_network_info_then_warning_with_equal_mac_trade():
+    [f] = run(_staged([1, 6, 6], [8, 16, 16]), "P4.depth-width")   # 16 ch / 13 layers
+    assert f.severity == "info" and f.data["width_per_layer"] == pytest.approx(16 / 13, 1e-3)
+    [f] = run(_staged([1, 5, 5], [8, 8, 8]), "P4.depth-width")     # 8 ch / 11 layers < 1
+    assert f.severity == "warning" and "11 conv layers deep but at most 8 channels" in f.message
+    d, w = f.data["suggested_depth"], f.data["suggested_width"]
+    # conv MACs scale with depth x width^2: the trade keeps them within rounding (+-15 %)
+    assert d * w * w == pytest.approx(11 * 8 * 8, rel=0.15)
+    assert w / d >= 3.5 and d < 11 and w > 8
+    assert run(_staged([1, 5, 5], [8, 8, 8]), "P4.depth-width",
+               cfg=CFG.replace(p4_width_per_layer=0.5, p4_width_per_layer_warn=0.5)) == ()
+
+
+# ---------------------------------------------------------------------------------------
+# aggregation: one finding per repeated pattern, except warnings
+# ---------------------------------------------------------------------------------------
+
+def test_expanding_conv_factorization_is_info():
+    b = Builder(16, 32, 32)
+    b.conv("c5", "input", 32, 5, p=2)                 # 16 -> 32: expands 2x
+    [f] = run(b.graph(), "P3.factorize-large")
+    assert f.severity == "info" and "expands 16->32 (2.0x)" in f.evidence
+    b = Builder(32, 32, 32)
+    b.conv("c5", "input", 48, 5, p=2)                 # 1.5x: a plain factorization warning
+    [f] = run(b.graph(), "P3.factorize-large")
+    assert f.severity == "warning"
+
+
+def _modules(branch_widths):
+    """Inception-like modules on a 14x14 grid, each with a 1x1-reduced 5x5 branch of its own
+    widths (cin, cout) next to a wide 1x1 branch."""
+    b = Builder(256, 14, 14)
+    x = "input"
+    for i, (cin, cout) in enumerate(branch_widths):
+        a = b.conv(f"m{i}.b1", x, 256 - cout, 1)
+        r = b.conv(f"m{i}.b2.0", x, cin, 1)
+        c = b.conv(f"m{i}.b2.1", r, cout, 5, p=2)
+        x = b.cat(f"m{i}.cat", a, c)
+    return b.graph(x)
+
+
+def _asym_saving(cin, cout, hw=14, k=5):
+    m = round(math.sqrt(cin * cout))
+    return hw * hw * (k * k * cin * cout - k * cin * m - k * m * cout)
+
+
+def test_info_findings_on_one_pattern_merge_across_widths_with_exact_sum():
+    widths = [(16, 48), (24, 64), (32, 128)]           # all expand >= 2x: info
+    fs = run(_modules(widths), "P3.factorize-asymmetric")
+    [f] = fs
+    assert f.layers == ("m0.b2.1", "m1.b2.1", "m2.b2.1") and f.severity == "info"
+    assert f.saving["macs"] == sum(_asym_saving(ci, co) for ci, co in widths)
+    assert [m["intermediate_channels"] for m in f.data["members"]] == [28, 39, 64]
+    assert "m1.b2.1 24->64 (expands 2.7x), width 39: saves" in f.evidence
+    assert len(run(_modules(widths), "P3.factorize-asymmetric",
+                   cfg=CFG.replace(aggregate=False))) == 3
+
+
+def test_warning_factorizations_keep_one_finding_per_layer():
+    widths = [(64, 96), (64, 96), (80, 96)]            # < 2x: warnings, even when identical
+    fs = run(_modules(widths), "P3.factorize-asymmetric")
+    assert [f.layers for f in fs] == [("m0.b2.1",), ("m1.b2.1",), ("m2.b2.1",)]
+    assert [f.saving["macs"] for f in fs] == [_asym_saving(ci, co) for ci, co in widths]

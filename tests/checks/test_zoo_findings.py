@@ -125,3 +125,30 @@ def test_run_is_deterministic_and_pure_on_inception_v3():
     first = checks.run(a, config=checks.DEFAULTS)
     assert checks.run(a, config=checks.DEFAULTS) == first
     assert a.findings == () or a.findings == first
+
+
+def test_googlenet_is_a_handful_with_exact_merged_savings():
+    fs = findings("googlenet")
+    assert len(fs) <= 5 and not [f for f in fs if f.severity == "error"]
+    # the 5x5 branches of inception 4a-4e (14x14, a medium grid) are one finding; widths from
+    # Szegedy et al. 2014, Table 1 ("#5x5 reduce" -> "#5x5")
+    table1 = {"4a": (16, 48), "4b": (24, 64), "4c": (24, 64), "4d": (32, 64), "4e": (32, 128)}
+    [f] = [f for f in fs if "inception4a.branch3.1.conv" in f.layers]
+    assert f.code == "P3.factorize-asymmetric" and f.severity == "info"
+    assert f.layers == tuple(f"inception{m}.branch3.1.conv" for m in table1)
+    want = 0
+    for cin, cout in table1.values():   # 5x5 -> 1x5 (width sqrt(cin*cout)) then 5x1, 14x14
+        m = round(math.sqrt(cin * cout))
+        want += 14 * 14 * (25 * cin * cout - 5 * cin * m - 5 * m * cout)
+    assert f.saving["macs"] == want
+
+
+def test_depth_width_flags_resnet152_only_among_the_reference_nets():
+    [f] = findings("resnet152", select="P4.depth-width")
+    # He et al. 2016, Table 1: conv4_x is 36 bottlenecks of 3 convs; the longest path has
+    # 3 x (3 + 8 + 36 + 3) bottleneck convs + the stem conv
+    assert f.data["depth"] == 36 * 3 and f.data["total_depth"] == 3 * (3 + 8 + 36 + 3) + 1
+    assert f.severity == "info" and f.data["grid"] == [14, 14] and f.data["width"] == 1024
+    assert "14x14: depth 108 convs, width 1024 ch" in f.evidence
+    for name in ("inception_v3", "resnet50", "vgg16", "googlenet", "alexnet"):
+        assert findings(name, select="P4.depth-width") == (), name
