@@ -108,8 +108,9 @@ class Graph:
     def __post_init__(self) -> None:
         index = {n.name: i for i, n in enumerate(self.nodes)}
         if len(index) != len(self.nodes):
-            dup = [n.name for n in self.nodes if sum(m.name == n.name for m in self.nodes) > 1]
-            raise ValueError(f"duplicate node names in graph: {sorted(set(dup))[:5]}")
+            from collections import Counter
+            dup = sorted(n for n, c in Counter(n.name for n in self.nodes).items() if c > 1)
+            raise ValueError(f"duplicate node names in graph: {dup[:5]}")
         succ: dict[str, list[str]] = {n.name: [] for n in self.nodes}
         for n in self.nodes:
             for i in n.inputs:

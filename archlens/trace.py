@@ -3,8 +3,14 @@
 Mechanism (no metrics here, just the raw op record):
 
 * per-module forward pre/post hooks keep a stack of the modules currently executing, so every
-  op knows its owner's path; a *leaf* module (no children, or one we choose not to open, see
-  :data:`OPAQUE`) becomes one record, whatever its forward does inside;
+  op knows its owner's path. A *leaf* module becomes one record, whatever its forward does
+  inside; leaves are the childless modules whose ``forward`` is torch.nn's own code (``nn.Conv2d``,
+  ``nn.ReLU``, a subclass that only changes ``__init__``) and the types in :data:`OPAQUE`. A
+  user-written childless module (its ``forward`` calls ``F.conv2d(x, self.weight, ...)``, gates
+  ``x * self.scale`` ...) is *opened*: its functional ops become records named under its path
+  (``mymod.conv2d``), each with the geometry and parameters it uses -- one opaque node would
+  have no geometry, and its receptive field would silently count as pointwise
+  (:func:`is_library_leaf`, docs/engine.md "Leaf rule");
 * a :class:`torch.overrides.TorchFunctionMode` sees every torch function called between leaf
   modules (``torch.cat``, ``+``, ``F.relu``, ``F.max_pool2d``, ``x.view`` ...); an op becomes a
   record when at least one of its tensor arguments is *tracked* (produced by the input or an
@@ -19,6 +25,7 @@ inside fvcore's own jit trace (one forward pass for both, see docs/engine.md).
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -30,6 +37,36 @@ from torch.overrides import TorchFunctionMode
 # Modules recorded as one node even though they have children (their internals are an
 # implementation detail of one op).
 OPAQUE: tuple[type, ...] = (nn.MultiheadAttention,)
+
+# Packages whose childless modules are library layers (one node each): their geometry is read
+# from the module's attributes by :func:`module_geometry`.
+LEAF_PACKAGES: tuple[str, ...] = ("torch.nn.", "torch.ao.nn.")
+
+# Methods through which a torch.nn layer computes; a subclass overriding one of them is user code.
+_FORWARD_METHODS = ("forward", "_conv_forward")
+
+
+def _from_torch_nn(obj: Any) -> bool:
+    return (getattr(obj, "__module__", None) or "").startswith(LEAF_PACKAGES)
+
+
+def is_library_leaf(m: nn.Module) -> bool:
+    """True when childless ``m`` computes with torch.nn's own code, so it is one node.
+
+    That is a class defined in torch.nn (``nn.Conv2d``, ``nn.BatchNorm2d``), or a user subclass
+    that inherits every forward method from torch.nn (``class MyConv(nn.Conv2d)`` with only a new
+    ``__init__``). Anything else computes in user code: the tracer opens it and records the
+    functional ops inside (why: a custom ``F.conv2d(x, w, stride=2)`` has geometry that one
+    opaque node would lose).
+    """
+    cls = type(m)
+    if _from_torch_nn(cls):
+        return True
+    if not any(_from_torch_nn(base) for base in cls.__mro__ if base not in (nn.Module, object)):
+        return False  # a direct nn.Module subclass: user code
+    return all(_from_torch_nn(getattr(cls, meth)) for meth in _FORWARD_METHODS
+               if hasattr(cls, meth))
+
 
 # Functional names -> canonical op type. Dunder methods and in-place variants are normalised.
 _DUNDER = {
@@ -226,9 +263,80 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
+def basic_index(shape: tuple[int, ...], index: Any) -> tuple[Any, ...] | None:
+    """``x[index]`` normalised, one entry per index position after ``...`` is expanded and
+    missing trailing dims are filled: ``(start, stop, step)`` for a slice (``slice.indices``:
+    non-negative, clipped), an ``int`` (non-negative) for an integer, ``None`` for a new axis.
+
+    ``None`` when the index is not basic (a tensor, list or bool mask: advanced indexing).
+    Example: shape (1, 8, 12, 12), ``x[:, :, 2:-2, ::2]`` ->
+    ``((0, 1, 1), (0, 8, 1), (2, 10, 1), (0, 12, 2))``.
+    """
+    items: list[Any] = []
+    for i in index if isinstance(index, tuple) else (index,):
+        if i is None or i is Ellipsis or isinstance(i, slice):
+            items.append(i)
+        elif isinstance(i, (bool, torch.Tensor)) or not hasattr(i, "__index__"):
+            return None
+        else:
+            items.append(operator.index(i))
+    ellipses = [k for k, i in enumerate(items) if i is Ellipsis]
+    used = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if len(ellipses) > 1 or used > len(shape):
+        return None
+    fill = [slice(None)] * (len(shape) - used)
+    if ellipses:
+        items[ellipses[0]:ellipses[0] + 1] = fill
+    else:
+        items += fill
+    out: list[Any] = []
+    dim = 0
+    try:
+        for i in items:
+            if i is None:
+                out.append(None)
+                continue
+            n = int(shape[dim])
+            dim += 1
+            if isinstance(i, slice):
+                out.append(tuple(int(v) for v in i.indices(n)))
+            else:
+                out.append(i + n if i < 0 else i)
+    except (TypeError, ValueError):  # slice bounds that are not integers
+        return None
+    return tuple(out)
+
+
+def _index_attrs(op: str, args: tuple, kwargs: dict) -> dict[str, Any]:
+    """``{"index": basic_index(...)}`` for ``x[...]`` and ``narrow``; ``{}`` when not basic.
+
+    Why: a spatial crop (``x[:, :, 2:-2, 2:-2]``) moves the receptive window by ``start * jump``
+    and a step acts like a stride; without the index the field would be unknown from there on.
+    """
+    x = args[0] if args else kwargs.get("input")
+    if not isinstance(x, torch.Tensor):
+        return {}
+    shape = _shape(x)
+    if op == "getitem":
+        idx = basic_index(shape, args[1] if len(args) > 1 else kwargs.get("indices"))
+    else:  # narrow(input, dim, start, length)
+        bound = dict(zip(("input", "dim", "start", "length"), args))
+        bound.update(kwargs)
+        try:
+            dim, start, length = (operator.index(bound[k]) for k in ("dim", "start", "length"))
+        except (KeyError, TypeError):
+            return {}
+        dim = dim + len(shape) if dim < 0 else dim
+        start = start + shape[dim] if start < 0 else start
+        idx = basic_index(shape, (slice(None),) * dim + (slice(start, start + length),))
+    return {"index": idx} if idx is not None else {}
+
+
 def function_geometry(op: str, args: tuple, kwargs: dict) -> tuple[dict[str, Any], dict[str, Any]]:
     """(geometry, attrs) of a functional op from its bound arguments."""
     base = op.rstrip("_")
+    if base in ("getitem", "narrow"):
+        return {}, _index_attrs(base, args, kwargs)
     sig = _SIGS.get(base)
     if sig is None:
         return {}, {}
@@ -315,9 +423,14 @@ class Tracer:
         self.names: set[str] = set()
         self._counts: dict[str, int] = {}
         self.producer: dict[int, str] = {}
+        # tensors computed from parameters only (``self.weight * self.gain``, a standardised
+        # weight): id -> the parameters they derive from, credited to the op that reads them
+        self.derived: dict[int, tuple[nn.Parameter, ...]] = {}
         self._alive: list[Any] = []
-        # container modules executing: (path, module, input shapes)
-        self.stack: list[tuple[str, nn.Module, tuple[tuple[int, ...], ...]]] = []
+        # modules executing that are opened, not leaves: (path, module, input shapes, input
+        # tensors -- kept only for an opened *childless* module, see _leave)
+        self.stack: list[tuple[str, nn.Module, tuple[tuple[int, ...], ...],
+                               list[torch.Tensor]]] = []
         self._hooked: set[int] = set()
         self.leaf_depth = 0
         self.active = False
@@ -374,11 +487,24 @@ class Tracer:
         self._alive.append(t)
 
     def _is_leaf(self, m: nn.Module) -> bool:
-        if m is self.model and not isinstance(m, self.opaque):
-            # a user's model without children does its work in forward: open it; a bare
-            # torch.nn layer passed as the model (nn.Conv2d) is one node
-            return not m._modules and type(m).__module__.startswith("torch.nn")
-        return not m._modules or isinstance(m, self.opaque)
+        """One node: an :data:`OPAQUE` type, or a childless module running torch.nn's own code
+        (:func:`is_library_leaf`). A user's childless module -- the root model included -- is
+        opened, so the functional ops of its ``forward`` are recorded with their geometry."""
+        if isinstance(m, self.opaque):
+            return True
+        return not m._modules and is_library_leaf(m)
+
+    def _param_sources(self, ins: Iterable[torch.Tensor]) -> tuple[nn.Parameter, ...]:
+        """The parameters an op reads: ``nn.Parameter`` arguments and the parameters behind
+        tensors derived from parameters only (unique, in argument order)."""
+        found: dict[int, nn.Parameter] = {}
+        for t in ins:
+            if isinstance(t, nn.Parameter):
+                found.setdefault(id(t), t)
+            else:
+                for p in self.derived.get(id(t), ()):
+                    found.setdefault(id(p), p)
+        return tuple(found.values())
 
     def _unique(self, base: str) -> str:
         k = self._counts.get(base, 0) + 1
@@ -458,7 +584,8 @@ class Tracer:
             self.leaf_depth = 1
             self._leaf_in.append((m, tens))
         else:
-            self.stack.append((path, m, tuple(_shape(t) for t in tens)))
+            self.stack.append((path, m, tuple(_shape(t) for t in tens),
+                               [] if m._modules else tens))
         return None
 
     def _leave(self, m: nn.Module, out: Any) -> None:
@@ -468,27 +595,40 @@ class Tracer:
         if self.leaf_depth == 1:
             self.leaf_depth = 0
             mod, tens = self._leaf_in.pop()
-            names, shapes = self._inputs_of(tens)
-            if names:
-                path = self.paths.get(id(mod), type(mod).__name__)
-                geo, attrs = module_geometry(mod)
-                params = [(id(p), int(p.numel()), p.requires_grad) for p in mod.parameters()]
-                rec = OpRecord(name=self._unique(path or type(mod).__name__),
-                               type=type(mod).__name__, kind="module", module=path,
-                               inputs=tuple(names), in_shapes=tuple(shapes), out_shape=(),
-                               geometry=geo, attrs=attrs,
-                               param_ids=tuple(p[0] for p in params),
-                               param_sizes=tuple(p[1] for p in params),
-                               param_trainable=tuple(p[2] for p in params))
-                self._add(rec, out, [t for t in tens if id(t) in self.producer])
+            self._module_record(mod, tens, out)
             if mod is self.model:
                 self.set_outputs(out)
             return None
         if self.stack and self.stack[-1][1] is m:
-            self.stack.pop()
+            _path, _m, _shapes, tens = self.stack.pop()
+            outs = list(_tensors(out))
+            if tens and outs and not any(id(o) in self.producer for o in outs):
+                # an opened childless module none of whose recorded ops produced its output
+                # (it computed outside torch, e.g. through numpy): one node, so the graph stays
+                # connected; attrs say why it has no geometry
+                self._module_record(m, tens, out, opaque="no recorded op produced its output")
             if m is self.model:
                 self.set_outputs(out)
         return None
+
+    def _module_record(self, mod: nn.Module, tens: list[torch.Tensor], out: Any,
+                       opaque: str | None = None) -> None:
+        names, shapes = self._inputs_of(tens)
+        if not names:
+            return
+        path = self.paths.get(id(mod), type(mod).__name__)
+        geo, attrs = module_geometry(mod)
+        if opaque:
+            attrs["opaque"] = opaque
+        params = [(id(p), int(p.numel()), p.requires_grad) for p in mod.parameters()]
+        rec = OpRecord(name=self._unique(path or type(mod).__name__),
+                       type=type(mod).__name__, kind="module", module=path,
+                       inputs=tuple(names), in_shapes=tuple(shapes), out_shape=(),
+                       geometry=geo, attrs=attrs,
+                       param_ids=tuple(p[0] for p in params),
+                       param_sizes=tuple(p[1] for p in params),
+                       param_trainable=tuple(p[2] for p in params))
+        self._add(rec, out, [t for t in tens if id(t) in self.producer])
 
     # ----- functional ops -----------------------------------------------------------------
     def record_function(self, func: Callable, args: tuple, kwargs: dict, out: Any) -> None:
@@ -498,12 +638,17 @@ class Tracer:
         ins = [t for t in _tensors((args, kwargs))]
         tracked = [t for t in ins if id(t) in self.producer]
         if not tracked:
+            sources = self._param_sources(ins)
+            if sources:  # e.g. w = self.weight - self.weight.mean(): remember where w came from
+                for o in outs:
+                    self.derived[id(o)] = sources
+                    self._alive.append(o)
             return
         op = _op_name(func)
         parent = self.stack[-1][0] if self.stack else ""
         base = f"{parent}.{op}" if parent else op
         geo, attrs = function_geometry(op, args, kwargs)
-        params = [t for t in ins if isinstance(t, nn.Parameter)]
+        params = self._param_sources(ins)
         names, shapes = self._inputs_of(tracked)
         rec = OpRecord(name=self._unique(base), type=op, kind="function", module=parent,
                        inputs=tuple(names), in_shapes=tuple(shapes), out_shape=(),
@@ -535,6 +680,6 @@ class Tracer:
             return FailurePoint(self.paths.get(id(m), type(m).__name__), type(m).__name__,
                                 tuple(_shape(t) for t in tens), e)
         if self.stack:
-            path, m, shapes = self.stack[-1]
+            path, m, shapes, _tens = self.stack[-1]
             return FailurePoint(path, type(m).__name__, shapes, e)
         return FailurePoint("", type(self.model).__name__, self.input_shapes, e)

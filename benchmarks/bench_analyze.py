@@ -57,7 +57,7 @@ class Res(nn.Module):
 
 
 class ResNet(nn.Module):
-    """N residual blocks: 5 nodes per block (conv, bn, add, relu) + the block count."""
+    """N residual blocks: 4 nodes per block (conv, bn, add, relu)."""
 
     def __init__(self, n: int):
         super().__init__()

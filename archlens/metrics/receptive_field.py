@@ -31,7 +31,8 @@ Fractional strides (transposed convs with stride > 1, upsampling, adaptive pooli
 not divide) give windows whose position depends on the unit's phase; for those an *envelope*
 (a per-unit upper bound on the extent, exact for the units where it is tight) is propagated and
 reported (sizes rounded down to what integer windows can reach). Everything built from
-convolutions, pooling, padding and merges is exact.
+convolutions, pooling, padding, spatial slices (``x[:, :, 2:-2, ::2]``: kernel 1, stride = step,
+padding = -start) and merges is exact.
 """
 from __future__ import annotations
 
@@ -220,6 +221,42 @@ def _left_pads(node: Node) -> tuple[int, int] | None:
     return None  # amounts not recorded: do not guess which side
 
 
+def _spatial_crop(node: Node) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """((start, step) on H, (start, step) on W) of a basic-slice node (``x[:, :, 2:-2, ::2]``,
+    ``narrow``), from the ``index`` attr the tracer records (see ``trace.basic_index``).
+
+    Output unit ``u`` of a sliced axis is input unit ``start + u*step``: a window op with kernel
+    1, stride ``step`` and padding ``-start``. ``None`` unless the input is NCHW, both H and W
+    are sliced (not integer-indexed), no new axis is inserted after them, and the slice lengths
+    match the output (a guard against a document edited by hand).
+    """
+    idx = node.attrs.get("index")
+    if not isinstance(idx, (tuple, list)) or not node.in_shapes or len(node.in_shapes[0]) != 4 \
+            or len(node.out_shape) < 3:
+        return None
+    hw: dict[int, object] = {}
+    dim = 0
+    for e in idx:
+        if e is None:
+            if hw:
+                return None  # a new axis after H: the output's last two dims are not (H, W)
+            continue
+        if dim >= 2:
+            hw[dim] = e
+        dim += 1
+    if sorted(hw) != [2, 3]:
+        return None
+    out: list[tuple[int, int]] = []
+    for d, e in ((2, hw[2]), (3, hw[3])):
+        if not isinstance(e, (tuple, list)) or len(e) != 3:
+            return None  # an integer index removes the axis
+        start, stop, step = (int(v) for v in e)
+        if step < 1 or len(range(start, stop, step)) != node.out_shape[d - 4]:
+            return None
+        out.append((start, step))
+    return out[0], out[1]
+
+
 def _conv_padding(node: Node, k: tuple[int, int], d: tuple[int, int]) -> tuple[int, int]:
     p = node.padding
     if isinstance(p, str):
@@ -260,6 +297,11 @@ def _node_state(node: Node, inputs: list[tuple[State, tuple[int, ...]]]) -> Stat
     out = _spatial(node.out_shape)
     first_state, first_shape = inputs[0]
     ins = _spatial(first_shape)
+
+    crop = _spatial_crop(node) if len(inputs) == 1 else None
+    if crop is not None:  # x[:, :, a:b:s, c:d:t]: shifts the window start, the step is a stride
+        (sh, th), (sw, tw) = crop
+        return (_window(first_state[0], 1, th, -sh, 1), _window(first_state[1], 1, tw, -sw, 1))
 
     # An output that is not NCHW keeps the grid when its last two dims are the input's (x[:, 0],
     # x.mean(1), a channel-shuffle view): reported None, kept internally for the way back.

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from archlens.cli import main
-from tests.engine.conftest import ref
+from .conftest import ref
 
 
 def _fails(capsys, argv) -> str:

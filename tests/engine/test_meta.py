@@ -10,8 +10,8 @@ import pytest
 from torch import nn
 
 from archlens.engine import analyze_model
-from tests.engine.conftest import ref
-from tests.engine.fixtures.small_models import wide_vgg_params
+from .conftest import ref
+from .fixtures.small_models import wide_vgg_params
 
 _PROBE = textwrap.dedent("""
     import json, resource, sys

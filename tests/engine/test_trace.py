@@ -8,7 +8,7 @@ from torch import nn
 
 from archlens.engine import analyze_model, trace_graph
 from archlens.loader import load_model
-from tests.engine.conftest import ref
+from .conftest import ref
 
 
 def _graph(model, shape):
