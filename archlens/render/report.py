@@ -453,9 +453,16 @@ def write_compare(a: Any, b: Any, out: str | Path | None = None, *,
         from rich.panel import Panel
         from rich.text import Text
         body = Text()
+        short_unit = {"multiply-accumulates": "MACs", "elements": "elements", "input px": "px"}
         for row in data["totals"]:
-            body.append(f"{row['quantity']:<22} {fmt.si(row['a']):>10} -> {fmt.si(row['b']):>10}"
-                        f"  ({fmt.signed(row['b'] - row['a'])})\n")
+            unit = short_unit.get(row["unit"], "params" if row["quantity"] == "parameters" else "")
+            if row["unit"] == "input px":  # small exact integers: no SI prefix
+                va, vb, d = f"{row['a']} px", f"{row['b']} px", f"{row['b'] - row['a']:+d} px"
+            else:
+                va = f"{fmt.si(row['a'])} {unit}".rstrip()
+                vb = f"{fmt.si(row['b'])} {unit}".rstrip()
+                d = f"{fmt.signed(row['b'] - row['a'])} {unit}".rstrip()
+            body.append(f"{row['quantity']:<19} {va:>15} -> {vb:>15}  ({d})\n")
         body.append(f"findings only in {aa.model}: {len(data['only_a'])}; only in {bb.model}: "
                     f"{len(data['only_b'])}\n")
         body.append("wrote ", style="bold")
