@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from archlens.cli.common import add_model_arguments, analysis_from_args
+from archlens.cli.common import add_model_arguments, analysis_from_args, positive_int
 from archlens.errors import OutputError
 
 _EPILOG = """\
@@ -32,13 +32,10 @@ def _depth(text: str) -> int | None:
     if text == "blocks":
         return None
     try:
-        d = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'blocks', got {text!r}") \
-            from None
-    if d < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'blocks', got {text!r}")
-    return d
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'blocks', got {text!r}") from None
 
 
 def register(subparsers) -> None:

@@ -9,6 +9,17 @@ MODEL_HELP = ("zoo name (see 'archlens zoo'), path/to/file.py:callable or "
               "package.module:callable (loading a file or module runs its code)")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (a clear one-line usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _shape_arg(text: str) -> tuple[int, ...]:
     return parse_shape(text)  # raises InputShapeError -> one-line error, exit 2
 
@@ -18,7 +29,8 @@ def add_model_arguments(p: argparse.ArgumentParser, *, model: bool = True) -> No
         p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     p.add_argument("--input", metavar="CxHxW", default=None,
                    help="input shape without batch, e.g. 3x299x299 (default: the zoo card's)")
-    p.add_argument("--batch", type=int, default=1, metavar="N", help="batch size (default: 1)")
+    p.add_argument("--batch", type=positive_int, default=1, metavar="N",
+                   help="batch size (default: 1)")
     p.add_argument("--device", choices=("cpu", "meta", "cuda"), default="cpu",
                    help="cpu: real tensors, fvcore counts; meta: nothing allocated, "
                         "torch.utils.flop_counter counts (default: cpu)")

@@ -5,17 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from archlens.cli.common import add_model_arguments, analysis_from_args
-
-
-def _depth(text: str) -> int:
-    try:
-        d = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if d < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return d
+from archlens.cli.common import add_model_arguments, analysis_from_args, positive_int
 
 
 def register(subparsers) -> None:
@@ -32,7 +22,7 @@ def register(subparsers) -> None:
             "graphviz."),
         epilog="Example: archlens graph inception_v3 --depth 2 -o inception_v3.svg")
     add_model_arguments(p)
-    p.add_argument("--depth", type=_depth, default=None, metavar="N",
+    p.add_argument("--depth", type=positive_int, default=None, metavar="N",
                    help="module levels drawn as clusters; deeper levels become one node "
                         "(default: every layer)")
     fold = p.add_mutually_exclusive_group()
@@ -42,7 +32,7 @@ def register(subparsers) -> None:
                       help="draw every block")
     p.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
                    help="TB: top to bottom (default); LR: left to right")
-    p.add_argument("--columns", type=_depth, default=None, metavar="N",
+    p.add_argument("--columns", type=positive_int, default=None, metavar="N",
                    help="wrap the network into N columns (default: chosen for a page-like "
                         "aspect ratio)")
     p.add_argument("--no-checks", action="store_true",

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from archlens.cli.common import add_model_arguments, input_shape
-from archlens.cli.graph_cmd import _depth
+from archlens.cli.common import add_model_arguments, input_shape, positive_int
 
 
 def register(subparsers) -> None:
@@ -22,7 +21,7 @@ def register(subparsers) -> None:
     add_model_arguments(p)
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default: reports/MODEL/)")
-    p.add_argument("--depth", type=_depth, default=None, metavar="N",
+    p.add_argument("--depth", type=positive_int, default=None, metavar="N",
                    help="graph: module levels drawn as clusters (default: every layer)")
     png = p.add_mutually_exclusive_group()
     png.add_argument("--png", dest="png", action="store_true", default=True,
