@@ -21,7 +21,7 @@ _MODULES = {"zoo": "zoo_cmd", "analyze": "analyze_cmd", "check": "check_cmd",
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2 (argparse's own convention)
-        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
 
 
 class _UsageError(Exception):
@@ -63,9 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         return int(args.func(args) or 0)
-    except _UsageError as e:
-        print(f"archlens: error: {e}".replace("archlens: error: archlens", "archlens", 1),
-              file=sys.stderr)
+    except _UsageError as e:  # same one-line form as every other user mistake
+        print(f"archlens: error: {e}", file=sys.stderr)
         return 2
     except ArchlensError as e:
         print(f"archlens: error: {e}", file=sys.stderr)
