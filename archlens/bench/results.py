@@ -97,22 +97,23 @@ def _num(value: Any, where: str, *, positive: bool = False, allow_none: bool = F
         _fail(f"{where} must be positive, got {value!r}")
 
 
-def _form(form: Any, where: str) -> None:
-    if not isinstance(form, dict):
+def _object(value: Any, keys: tuple[str, ...], where: str) -> None:
+    """``value`` must be a JSON object holding every one of ``keys``."""
+    if not isinstance(value, dict):
         _fail(f"{where} must be an object")
-    for key in ("label", "macs", "params", "latency", "gmacs_per_s"):
-        if key not in form:
+    for key in keys:
+        if key not in value:
             _fail(f"{where} lacks '{key}'")
+
+
+def _form(form: Any, where: str) -> None:
+    _object(form, ("label", "macs", "params", "latency", "gmacs_per_s"), where)
     _num(form["macs"], f"{where}.macs", positive=True)
     _num(form["params"], f"{where}.params")
     _num(form["gmacs_per_s"], f"{where}.gmacs_per_s", positive=True)
     _num(form.get("percent_of_peak"), f"{where}.percent_of_peak", allow_none=True)
     lat = form["latency"]
-    if not isinstance(lat, dict):
-        _fail(f"{where}.latency must be an object")
-    for key in ("median_s", "q1_s", "q3_s", "iqr_s", "runs"):
-        if key not in lat:
-            _fail(f"{where}.latency lacks '{key}'")
+    _object(lat, ("median_s", "q1_s", "q3_s", "iqr_s", "runs"), f"{where}.latency")
     _num(lat["median_s"], f"{where}.latency.median_s", positive=True)
     _num(lat["iqr_s"], f"{where}.latency.iqr_s")
     if lat["iqr_s"] < 0:
@@ -138,12 +139,8 @@ def validate(data: Any) -> None:
         _fail("cases must be a list")
     seen: set[tuple[str, int]] = set()
     for i, case in enumerate(data["cases"]):
-        where = f"cases[{i}]"
-        if not isinstance(case, dict):
-            _fail(f"{where} must be an object")
-        for key in ("id", "kind", "batch", "full", "factorized", "mac_ratio", "latency_ratio"):
-            if key not in case:
-                _fail(f"{where} lacks '{key}'")
+        _object(case, ("id", "kind", "batch", "full", "factorized", "mac_ratio",
+                       "latency_ratio"), f"cases[{i}]")
         where = f"case {case['id']!r} (batch {case['batch']})"
         if (case["id"], case["batch"]) in seen:
             _fail(f"{where} appears twice")

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from archlens.zoo.blocks import BasicConv2d, ConvReLU
+from archlens.zoo.blocks import BasicConv2d, ConvReLU, init_truncated_normal
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 
@@ -147,7 +147,7 @@ class GoogLeNet(nn.Module):
         self.flatten = nn.Flatten(1)
         self.fc = nn.Linear(1024, num_classes)
         if init_weights:
-            _init_trunc_normal(self, std=0.01)
+            init_truncated_normal(self, std=0.01)
 
     def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
         # N x 3 x 224 x 224
@@ -189,7 +189,7 @@ class InceptionV1Block(nn.Module):
         super().__init__()
         self.block = InceptionV1Module(*widths, conv=ConvReLU, branch3_kernel=5)
         if init_weights:
-            _init_trunc_normal(self, std=0.01)
+            init_truncated_normal(self, std=0.01)
 
     def forward(self, x: Tensor) -> Tensor:
         # N x 192 x 28 x 28 -> N x 256 x 28 x 28 (3a widths)
@@ -273,7 +273,7 @@ class BNInception(nn.Module):
         self.flatten = nn.Flatten(1)
         self.fc = nn.Linear(c, num_classes)
         if init_weights:
-            _init_trunc_normal(self, std=0.01)
+            init_truncated_normal(self, std=0.01)
 
     def forward(self, x: Tensor) -> Tensor:
         # N x 3 x 224 x 224
@@ -293,20 +293,3 @@ class BNInception(nn.Module):
         x = self.inception5b(x)  # N x 1024 x 7 x 7
         x = self.avgpool(x)  # N x 1024 x 1 x 1
         return self.fc(self.flatten(x))  # N x 1000
-
-
-def _init_trunc_normal(model: nn.Module, std: float) -> None:
-    """torchvision GoogLeNet's init: normal(0, std) truncated to [-2, 2], zero biases, BN = 1, 0.
-
-    At std 0.01 the bounds are 200 standard deviations away: a clamped normal draw is the same
-    distribution as ``trunc_normal_`` and much faster.
-    """
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            with torch.no_grad():
-                m.weight.normal_(0.0, std).clamp_(-2.0, 2.0)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
