@@ -59,3 +59,15 @@ def compare(a: "Analysis | str | nn.Module", b: "Analysis | str | nn.Module",
     """Write a side-by-side report of two models (totals, per-stage deltas, findings diff)."""
     from archlens.render import report as _report
     return _report.write_compare(a, b, out, input_shape=input_shape, png=png, console=console)
+
+
+def effective_rf(model: "str | nn.Module", layer: str | None = None,
+                 input_shape: Sequence[int] | str | None = None, *, analysis: Any = None,
+                 unit: tuple[int, int] | None = None, samples: int = 4, seed: int = 0,
+                 device: str = "cpu") -> Any:
+    """The effective receptive field of ``layer`` at initialisation (Luo et al., NeurIPS 2016):
+    the gradient energy of its centre unit w.r.t. the input, with its measured radius
+    (2 sigma, px) beside the theoretical window. See :mod:`archlens.metrics.erf`."""
+    from archlens.metrics import erf
+    return erf.effective_rf(model, layer, input_shape, analysis=analysis, unit=unit,
+                            samples=samples, seed=seed, device=device)
