@@ -59,7 +59,7 @@ def build_graph(records: Sequence[OpRecord], input_shape: tuple[int, ...],
     for r in records:
         g = r.geometry
         nodes.append(Node(
-            name=r.name, type=r.type, kind=r.kind, module=r.module, inputs=tuple(r.inputs),
+            name=r.name, type=r.type, base_type=r.base_type or r.type, kind=r.kind, module=r.module, inputs=tuple(r.inputs),
             in_shapes=tuple(tuple(s) for s in r.in_shapes), out_shape=tuple(r.out_shape),
             kernel=_tup(g.get("kernel")), stride=_tup(g.get("stride")),
             padding=_tup(g.get("padding")), dilation=_tup(g.get("dilation")),
@@ -216,7 +216,8 @@ def trace_graph(model: nn.Module, input_shape: tuple[int, ...], *, device: str =
 # analysis
 # ----------------------------------------------------------------------------------------
 
-# node types whose MACs make up the "paper profile" (conv + linear, matmul-shaped layers)
+# node base types (graph.Node.base_type: a subclass counts as what it subclasses) whose MACs
+# make up the "paper profile" (conv + linear, matmul-shaped layers)
 PAPER_TYPES = frozenset({
     "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
     "LazyConv1d", "LazyConv2d", "LazyConv3d", "Linear", "LazyLinear", "Bilinear",
@@ -289,7 +290,7 @@ def _analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | No
     total_params, trainable_params = model_params(module)
     totals = Totals(
         params=total_params, trainable_params=trainable_params, macs=int(sum(macs)),
-        paper_macs=int(sum(n.macs for n in graph.layers if n.type in PAPER_TYPES)),
+        paper_macs=int(sum(n.macs for n in graph.layers if n.base_type in PAPER_TYPES)),
         activations=int(sum(n.activations for n in graph.layers)),
         weight_bytes=total_params * itemsize,
         peak_activation_bytes=peak_activation_bytes(graph, itemsize),

@@ -52,7 +52,12 @@ class Node:
 
     name      module path (``Mixed_5b.branch1x1.conv``); ``#2``, ``#3`` for repeated calls;
               functional ops are named under their parent module (``Mixed_5b.cat``)
-    type      module class name (``Conv2d``) or op name (``cat``, ``add``, ``max_pool2d``)
+    type      module class name (``Conv2d``, ``WSConv2d``) or op name (``cat``, ``add``,
+              ``max_pool2d``)
+    base_type what the op behaves as: for a module, the first class of its MRO defined in
+              ``torch.nn``/``torch.ao.nn`` (``WSConv2d(nn.Conv2d)`` -> ``Conv2d``); for a
+              functional op, the op name; otherwise ``type``. Every decision by layer kind
+              (paper profile, checks, labels) uses it; ``type`` is what the user wrote
     module    path of the module that owns the op ("" for the root)
     inputs    names of the producing nodes, in argument order
     attrs     op attributes beyond the geometry (ceil_mode, in/out channels, transposed ...)
@@ -72,6 +77,7 @@ class Node:
     dilation: Pair | None = None
     groups: int | None = None
     attrs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    base_type: str = ""      # "" -> same as type (filled in __post_init__)
     # --- metrics ---
     params: int = 0          # own parameters (shared weights counted once, at first use)
     macs: int = 0            # multiply-accumulates
@@ -79,6 +85,10 @@ class Node:
     rf: ReceptiveField | None = None   # None where not applicable (non-spatial)
     stage: int | None = None           # index of the grid size (0 = input resolution)
     intensity: float | None = None     # MACs per byte moved (weights + inputs + outputs)
+
+    def __post_init__(self) -> None:
+        if not self.base_type:
+            object.__setattr__(self, "base_type", self.type)
 
     @property
     def is_spatial(self) -> bool:

@@ -54,7 +54,7 @@ def _pair(v: Any) -> list[int] | None:
 
 
 def node_to_dict(n: Node) -> dict[str, Any]:
-    return {"name": n.name, "type": n.type, "kind": n.kind, "module": n.module,
+    return {"name": n.name, "type": n.type, "base_type": n.base_type, "kind": n.kind, "module": n.module,
             "inputs": list(n.inputs), "kernel": _pair(n.kernel), "stride": _pair(n.stride),
             "padding": _pair(n.padding), "dilation": _pair(n.dilation), "groups": n.groups,
             "in_shapes": [list(s) for s in n.in_shapes], "out_shape": list(n.out_shape),
@@ -66,7 +66,8 @@ def node_to_dict(n: Node) -> dict[str, Any]:
 def node_from_dict(d: dict[str, Any]) -> Node:
     def tup(v):
         return tuple(v) if v is not None else None
-    return Node(name=d["name"], type=d["type"], kind=d.get("kind", "module"),
+    return Node(name=d["name"], type=d["type"], base_type=d.get("base_type") or d["type"],
+                kind=d.get("kind", "module"),
                 module=d.get("module", ""), inputs=tuple(d["inputs"]),
                 in_shapes=tuple(tuple(s) for s in d["in_shapes"]),
                 out_shape=tuple(d["out_shape"]), kernel=tup(d.get("kernel")),

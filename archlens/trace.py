@@ -50,6 +50,30 @@ def _from_torch_nn(obj: Any) -> bool:
     return (getattr(obj, "__module__", None) or "").startswith(LEAF_PACKAGES)
 
 
+_BASE_TYPES: dict[type, str] = {}
+
+
+def base_type_of(cls: type) -> str:
+    """The torch.nn class ``cls`` behaves as: the first class of its MRO defined in
+    ``torch.nn`` / ``torch.ao.nn`` other than ``nn.Module`` itself (``WSConv2d(nn.Conv2d)`` ->
+    ``"Conv2d"``, ``MyBN(nn.BatchNorm2d)`` -> ``"BatchNorm2d"``); its own name when none is
+    (a direct ``nn.Module`` subclass). Why: layers are matched by kind everywhere (paper
+    profile, checks, labels) and a subclass must count as what it subclasses."""
+    try:
+        return _BASE_TYPES[cls]
+    except KeyError:
+        pass
+    name = cls.__name__
+    for base in cls.__mro__:
+        if base is nn.Module or base is object:
+            break
+        if _from_torch_nn(base):
+            name = base.__name__
+            break
+    _BASE_TYPES[cls] = name
+    return name
+
+
 def is_library_leaf(m: nn.Module) -> bool:
     """True when childless ``m`` computes with torch.nn's own code, so it is one node.
 
@@ -129,6 +153,7 @@ class OpRecord:
     param_ids: tuple[int, ...] = ()      # ids of the parameters this op reads (own, first-use later)
     param_sizes: tuple[int, ...] = ()    # numel of each, aligned with param_ids
     param_trainable: tuple[bool, ...] = ()
+    base_type: str = ""                  # what it behaves as (graph.Node.base_type); "" = type
 
 
 @dataclass
@@ -216,7 +241,7 @@ def module_geometry(m: nn.Module) -> tuple[dict[str, Any], dict[str, Any]]:
     """(geometry, attrs) of a leaf module: conv / pool / adaptive pool / upsample / linear ..."""
     geo: dict[str, Any] = {}
     attrs: dict[str, Any] = {}
-    tname = type(m).__name__
+    tname = base_type_of(type(m))
     if isinstance(m, nn.modules.conv._ConvNd):
         n = len(m.kernel_size)
         k, d = tuple(m.kernel_size), tuple(m.dilation)
@@ -622,7 +647,8 @@ class Tracer:
             attrs["opaque"] = opaque
         params = [(id(p), int(p.numel()), p.requires_grad) for p in mod.parameters()]
         rec = OpRecord(name=self._unique(path or type(mod).__name__),
-                       type=type(mod).__name__, kind="module", module=path,
+                       type=type(mod).__name__, base_type=base_type_of(type(mod)),
+                       kind="module", module=path,
                        inputs=tuple(names), in_shapes=tuple(shapes), out_shape=(),
                        geometry=geo, attrs=attrs,
                        param_ids=tuple(p[0] for p in params),

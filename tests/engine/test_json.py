@@ -12,7 +12,7 @@ from archlens.graph import Graph
 
 LAYER_KEYS = {"name", "type", "inputs", "kernel", "stride", "padding", "dilation", "groups",
               "in_shapes", "out_shape", "params", "macs", "activations", "rf", "stage",
-              "intensity", "module", "kind", "attrs"}
+              "intensity", "module", "kind", "attrs", "base_type"}
 
 
 @pytest.fixture(scope="module")
