@@ -6,13 +6,15 @@ Public API (everything the CLI and the dashboard use):
 - :func:`check` (analysis -> findings)
 - :func:`report` (analysis -> report folder)
 - :func:`effective_rf` (model + layer -> measured effective receptive field)
+- :func:`diff` (two analyses -> :class:`~archlens.diff.Diff` data), :func:`load`
 - :mod:`archlens.zoo` (list_models, get_model, card)
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["analyze", "check", "report", "compare", "effective_rf", "zoo", "__version__"]
+__all__ = ["analyze", "check", "diff", "load", "report", "compare", "effective_rf", "zoo",
+           "__version__"]
 
 
 def __getattr__(name: str):
@@ -20,7 +22,7 @@ def __getattr__(name: str):
     if name == "zoo":
         import importlib
         return importlib.import_module("archlens.zoo")
-    if name in ("analyze", "check", "report", "compare", "effective_rf"):
+    if name in ("analyze", "check", "diff", "load", "report", "compare", "effective_rf"):
         from archlens import api
         return getattr(api, name)
     raise AttributeError(f"module 'archlens' has no attribute {name!r}")

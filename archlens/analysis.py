@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archlens.graph import Graph, ReceptiveField
+
+if TYPE_CHECKING:  # pragma: no cover
+    from archlens.metrics.stages import Stage
 
 SCHEMA = "archlens.analysis/1"
 SEVERITIES = ("error", "warning", "info")  # most severe first
@@ -82,6 +85,17 @@ class Analysis:
     feature_rf: ReceptiveField | None
     unsupported_ops: dict[str, int] = field(default_factory=dict)  # op -> times seen, uncounted
     findings: tuple[Finding, ...] = ()
+
+    @property
+    def stages(self) -> "tuple[Stage, ...]":
+        """The grid stages (:mod:`archlens.metrics.stages`): contiguous numbers in depth
+        order, each with its grids and effective stride; derived from ``Node.stage``."""
+        cached = self.__dict__.get("_stages")
+        if cached is None:
+            from archlens.metrics.stages import stages
+            cached = stages(self.graph)
+            object.__setattr__(self, "_stages", cached)
+        return cached
 
     def with_findings(self, findings) -> "Analysis":
         from dataclasses import replace

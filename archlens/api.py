@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
     from archlens.analysis import Analysis, Finding
+    from archlens.diff import Diff
 
 
 def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = None, *,
@@ -41,6 +42,29 @@ def check(analysis: "Analysis | str | nn.Module", *, config: Any = None,
     if not isinstance(analysis, Analysis):
         analysis = analyze(analysis, input_shape, checks=False)
     return checks.run(analysis, config=config, select=select, ignore=ignore)
+
+
+def load(source: "Analysis | str | Path | nn.Module",
+         input_shape: Sequence[int] | str | None = None, **kw: Any) -> "Analysis":
+    """An Analysis from an Analysis (returned as is), an ``analysis.json`` path (read, not
+    re-analysed) or a model (zoo name, reference, ``nn.Module``: analysed with checks)."""
+    from archlens.analysis import Analysis
+    if isinstance(source, Analysis):
+        return source
+    if isinstance(source, (str, Path)) and str(source).endswith(".json"):
+        from archlens.jsonio import read_analysis
+        return read_analysis(source)
+    return analyze(source, input_shape, **kw)
+
+
+def diff(a: "Analysis | str | Path | nn.Module", b: "Analysis | str | Path | nn.Module", *,
+         input_shape: Sequence[int] | str | None = None) -> "Diff":
+    """Architecture diff of B against A (render-free data, deltas B - A): layer units
+    aligned by module path (same / changed: kernel, width, groups, factorization / added /
+    removed), totals, per-stage deltas by stage index, findings in one and not the other,
+    and a headline sentence. A and B: analyses, ``analysis.json`` paths or models."""
+    from archlens.diff import diff as _diff
+    return _diff(load(a, input_shape), load(b, input_shape))
 
 
 def report(model: "Analysis | str | nn.Module", out: str | Path | None = None, *,

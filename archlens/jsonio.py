@@ -92,6 +92,7 @@ def analysis_to_dict(a: "Analysis") -> dict[str, Any]:
         "feature_rf": rf_to_dict(a.feature_rf),
         "outputs": list(a.graph.outputs),
         "input": {"name": inp.name, "rf": rf_to_dict(inp.rf), "stage": inp.stage},
+        "stages": [s.to_dict() for s in a.stages],
         "layers": [node_to_dict(n) for n in a.graph.layers],
         "unsupported_ops": dict(a.unsupported_ops),
         "findings": [f.to_dict() for f in a.findings],
@@ -109,6 +110,13 @@ def analysis_from_dict(d: dict[str, Any]) -> "Analysis":
                   out_shape=shape, rf=rf_from_dict(inp_extra.get("rf")),
                   stage=inp_extra.get("stage"))]
     nodes += [node_from_dict(x) for x in d["layers"]]
+    # Stage numbers are re-derived from the shapes (archlens.metrics.stages), so a document
+    # written by 0.1 (log2 numbering, with gaps) reads with the same stages as a fresh one.
+    from dataclasses import replace as _replace
+
+    from archlens.metrics.stages import stage_index
+    hw = (shape[2], shape[3]) if len(shape) == 4 else None
+    nodes = [_replace(n, stage=st) for n, st in zip(nodes, stage_index(nodes, hw))]
     outputs = tuple(d.get("outputs") or ((nodes[-1].name,) if nodes else ()))
     graph = Graph(nodes=tuple(nodes), outputs=outputs)
     findings = tuple(
@@ -122,3 +130,33 @@ def analysis_from_dict(d: dict[str, Any]) -> "Analysis":
                     feature_rf=rf_from_dict(d.get("feature_rf")),
                     unsupported_ops={k: int(v) for k, v in d.get("unsupported_ops", {}).items()},
                     findings=findings)
+
+
+def read_analysis(path: "str | os.PathLike[str]") -> "Analysis":
+    """An ``analysis.json`` file (``archlens analyze --json`` or a report's) as an Analysis;
+    a missing, unreadable or malformed file is a one-line :class:`ArchlensError`."""
+    import json
+    import os  # noqa: F401 - annotation
+    from pathlib import Path
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ArchlensError(f"{p}: no such file; give an analysis.json written by 'archlens "
+                            "analyze MODEL --json FILE' or a report folder's") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ArchlensError(f"{p}: cannot read it ({getattr(e, 'strerror', None) or e})") \
+            from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ArchlensError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    if not isinstance(doc, dict):
+        raise ArchlensError(f"{p}: not an archlens analysis document (expected a JSON object)")
+    try:
+        return analysis_from_dict(doc)
+    except ArchlensError as e:
+        raise ArchlensError(f"{p}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise ArchlensError(f"{p}: malformed archlens analysis document "
+                            f"({type(e).__name__}: {e})") from None

@@ -3,7 +3,7 @@
 ``params``  :mod:`archlens.metrics.params` (own parameters, shared ones once)
 ``macs``    :mod:`archlens.metrics.macs` (fvcore on real tensors, flop_counter on meta)
 ``rf``      :mod:`archlens.metrics.receptive_field` (branch-correct, our own)
-``stage``   :func:`stage_of` -- index of the grid size, see below
+``stage``   :mod:`archlens.metrics.stages` -- contiguous grid stage in depth order
 ``intensity`` MACs per byte of weights + inputs + outputs at the analysed dtype
 ``activations`` elements of the node's output tensor (batch included)
 """
@@ -17,22 +17,13 @@ from archlens.graph import Graph, Node, ReceptiveField
 
 
 def stage_of(node: Node, input_hw: tuple[int, int] | None) -> int | None:
-    """Index of the node's grid size: ``round(log2(input area / output area) / 2)``.
-
-    0 = input resolution; every halving of both sides adds one (stride-2 stems, reductions).
-    So Inception-v3 at 299 gives 149/147 -> 1, 73/71 -> 2, 35 -> 3, 17 -> 4, 8 -> 5 and ResNet at
-    224 gives 112 -> 1, 56 -> 2, 28 -> 3, 14 -> 4, 7 -> 5 -- valid-padding shrinkage (149 -> 147)
-    stays in its stage. Upsampling lowers the index again (a decoder at 56 is stage 2); outputs
-    larger than the input give negative indices. ``None`` for non-spatial (not 4-d) outputs or a
-    non-image input.
+    """Size class of the node's grid: ``round(log2(input area / output area) / 2)`` (0 = input
+    resolution; every halving of both sides adds one; valid-padding shrinkage 149 -> 147 stays
+    in its class). ``None`` for non-spatial outputs. ``Node.stage`` is NOT this: it is the
+    contiguous stage number of :func:`archlens.metrics.stages.stage_index`.
     """
-    if input_hw is None or len(node.out_shape) != 4:
-        return None
-    h, w = node.out_shape[2], node.out_shape[3]
-    if h <= 0 or w <= 0:
-        return None
-    ratio = (input_hw[0] * input_hw[1]) / (h * w)
-    return int(round(math.log2(ratio) / 2))
+    from archlens.metrics.stages import size_class
+    return size_class(node, input_hw)
 
 
 def _numel(shape: Sequence[int]) -> int:
@@ -48,13 +39,14 @@ def annotate(graph: Graph, *, params: Sequence[int], macs: Sequence[int], itemsi
     inp = graph.input
     input_hw = (inp.out_shape[2], inp.out_shape[3]) if len(inp.out_shape) == 4 else None
     rfs = rfs or {}
-    nodes = [replace(inp, stage=stage_of(inp, input_hw), rf=rfs.get(inp.name),
-                     activations=0)]
-    for node, p, m in zip(graph.layers, params, macs):
+    from archlens.metrics.stages import stage_index
+    numbers = stage_index(graph.nodes, input_hw)
+    nodes = [replace(inp, stage=numbers[0], rf=rfs.get(inp.name), activations=0)]
+    for node, p, m, st in zip(graph.layers, params, macs, numbers[1:]):
         moved = (p + sum(_numel(s) for s in node.in_shapes) + _numel(node.out_shape)) * itemsize
         nodes.append(replace(node, params=int(p), macs=int(m),
                              activations=_numel(node.out_shape) if node.out_shape else 0,
-                             rf=rfs.get(node.name), stage=stage_of(node, input_hw),
+                             rf=rfs.get(node.name), stage=st,
                              intensity=(m / moved) if moved else None))
     return graph.replace_nodes(tuple(nodes))
 
