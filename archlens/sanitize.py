@@ -18,6 +18,7 @@ function for its sink, and only through it:
                         backslashes and quotes escaped, so ``dot`` never fails
     for_markdown(s)     Markdown text and table cells: nothing can open emphasis, code,
                         a link, an image, a heading, an HTML tag or a new table cell
+                        (line breaks fold to a space, as Markdown itself would show them)
     for_markdown_code(s, in_table=False)
                         a complete code span (fences included) showing ``s`` verbatim
 
@@ -36,7 +37,7 @@ import unicodedata
 
 from rich.markup import escape as _rich_escape
 
-__all__ = ["visible", "for_terminal", "for_html", "for_dot", "for_dot_string",
+__all__ = ["visible", "fold_lines", "for_terminal", "for_html", "for_dot", "for_dot_string",
            "for_markdown", "for_markdown_code"]
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -111,38 +112,53 @@ def for_dot_string(text: object) -> str:
 
 
 # ASCII punctuation that can start Markdown structure inside a line: backslash escapes,
-# code spans, emphasis, links/images, headings, list markers, tables, strikethrough (HTML
-# is handled by entities). An underscore between two ASCII letters or digits can neither
-# open nor close emphasis (CommonMark's flanking rules), so ``Mixed_5b`` stays readable.
-_MD_PUNCT = re.compile(r"([\\`*{}\[\]()#+!|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+# code spans, emphasis, links and images (with '[' and ']' escaped, '(' and '!' cannot
+# form one), table cells, strikethrough; HTML and autolinks are handled by entities. An
+# underscore between two ASCII letters or digits can neither open nor close emphasis
+# (CommonMark's flanking rules), so ``Mixed_5b`` stays readable.
+_MD_PUNCT = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+_LINE_BREAK = re.compile(r"\r\n|[\r\n\u2028\u2029]")
+
+
+def fold_lines(text: object) -> str:
+    """Every line break (CR, LF, CRLF, U+2028/9) as one space: what Markdown would do."""
+    return _LINE_BREAK.sub(" ", str(text))
 
 
 def for_markdown(text: object) -> str:
     """Markdown text, list items and table cells (GitHub renders inline HTML, so ``< > &``
-    become entities; Markdown punctuation is backslash-escaped; control characters,
-    newlines included, become visible text, so a name cannot end the line or the cell)."""
-    s = _MD_PUNCT.sub(lambda m: "\\" + m.group(0), visible(text))
+    become entities; Markdown punctuation is backslash-escaped; a line break becomes one
+    space and other control characters visible text, so a name cannot end the line or the
+    cell)."""
+    s = _MD_PUNCT.sub(lambda m: "\\" + m.group(0), visible(fold_lines(text)))
     s = re.sub(r"[&<>]", lambda m: _HTML_ENTITIES[m.group(0)], s)
     # At the start of a line (a list item, a paragraph) a few more things open blocks: list
     # markers, setext/thematic-break underlines, ordered-list numbers, indented code.
-    s = _MD_LEAD_MARK.sub(lambda m: m.group(1) + "\\" + m.group(2), s, count=1)
+    s = _MD_LEAD_MARK.sub(lambda m: m.group(1) + _lead_escape(m.group(2)), s, count=1)
     lead = len(s) - len(s.lstrip(" "))
     return "&#32;" * lead + s[lead:]
 
 
-_MD_LEAD_MARK = re.compile(r"^( *(?:\d+)?)([-+=.)])")
+def _lead_escape(mark: str) -> str:  # "1." -> "1\\.", "-" -> "\\-"
+    return mark[:-1] + "\\" + mark[-1]
+
+
+_MD_LEAD_MARK = re.compile(r"^( *)([-+=#>]|\d+[.)])")
 
 
 def for_markdown_code(text: object, *, in_table: bool = False) -> str:
-    """A Markdown code span showing ``text`` verbatim (control characters visible).
+    """A Markdown code span showing ``text`` verbatim (line breaks folded to a space, other
+    control characters visible).
 
     Inside a code span nothing is interpreted, so the only way out is a backtick run as
     long as the fence: the fence is one longer than the longest run in the text, padded
     with a space when the text starts or ends with a backtick or a space. In a GFM table a
     ``|`` still ends the cell, even in a code span, so ``in_table=True`` writes it ``\\|``
     (GFM removes that backslash before the span is rendered)."""
-    s = visible(text) or " "
+    s = visible(fold_lines(text)) or " "
     longest = max((len(r) for r in re.findall(r"`+", s)), default=0)
     fence = "`" * (longest + 1)
     # CommonMark strips one space on each side unless the content is all spaces.

@@ -11,6 +11,7 @@ import importlib
 import sys
 
 from archlens.errors import ArchlensError
+from archlens.sanitize import visible
 
 # module name -> (subcommand names it registers); imported lazily for a fast `--help`.
 SUBCOMMANDS = ("zoo", "analyze", "check", "graph", "report", "compare", "bench", "dashboard")
@@ -64,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return int(args.func(args) or 0)
     except _UsageError as e:  # same one-line form as every other user mistake
-        print(f"archlens: error: {e}", file=sys.stderr)
+        print(f"archlens: error: {visible(str(e))}", file=sys.stderr)
         return 2
     except ArchlensError as e:
-        print(f"archlens: error: {e}", file=sys.stderr)
+        print(f"archlens: error: {visible(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("archlens: interrupted", file=sys.stderr)

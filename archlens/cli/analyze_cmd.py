@@ -14,6 +14,7 @@ from pathlib import Path
 
 from archlens.cli.common import add_model_arguments, analysis_from_args, positive_int
 from archlens.errors import OutputError
+from archlens.sanitize import for_terminal
 
 _EPILOG = """\
 examples:
@@ -100,5 +101,5 @@ def run(args: argparse.Namespace) -> int:
     console = Console(width=width)
     console.print(AnalysisView(analysis, depth=args.depth, units=args.units, sort=args.sort))
     if args.json:
-        console.print(f"wrote {args.json}")
+        console.print(f"wrote {for_terminal(args.json)}")
     return 0

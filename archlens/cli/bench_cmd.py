@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from archlens.errors import ArchlensError
+from archlens.sanitize import for_terminal
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -131,12 +132,12 @@ def _run_factorization(args: argparse.Namespace) -> int:
     path = save_results(results, out)
     console.print(bench_table(results))
     for s in results.get("skipped", []):
-        err.print(f"[yellow]skipped[/] {s['id']}: {s['reason']}")
-    console.print(f"wrote {path}")
+        err.print(f"[yellow]skipped[/] {for_terminal(s['id'])}: {for_terminal(s['reason'])}")
+    console.print(f"wrote {for_terminal(path)}")
     if args.charts:
         for p in write_charts(results, args.charts, png=not args.no_png,
                               prefix=Path(path).stem):
-            console.print(f"wrote {p}")
+            console.print(f"wrote {for_terminal(p)}")
     return 0
 
 
@@ -148,11 +149,11 @@ def _run_show(args: argparse.Namespace) -> int:
     console, _ = _console()
     console.print(bench_table(results))
     for note in results.get("notes", []):
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {for_terminal(note)}", highlight=False)
     if args.charts:
         for p in write_charts(results, args.charts, png=not args.no_png,
                               prefix=Path(args.file).stem):
-            console.print(f"wrote {p}")
+            console.print(f"wrote {for_terminal(p)}")
     return 0
 
 

@@ -44,7 +44,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.markup import escape
+    from archlens.sanitize import for_terminal as escape
 
     from archlens.render import graphviz as gv
     from archlens.render.report import safe_name

@@ -60,7 +60,8 @@ def bench_table(results: dict[str, Any], *, kinds: Iterable[str] | None = None):
     from rich.table import Table
 
     wanted = set(kinds) if kinds is not None else None
-    table = Table(title=f"Factorization bench — {device_label(results)}",
+    from archlens.sanitize import for_terminal
+    table = Table(title=f"Factorization bench — {for_terminal(device_label(results))}",
                   caption=("latency: median ± IQR/2 over timed runs (ms); ratios: factorized / "
                            "full; MACs = multiply-accumulates per call; spread: larger "
                            f"IQR / median of the two forms, 'noisy' above {100 * NOISY:.0f} %"),
@@ -241,20 +242,20 @@ def bench_figures(results: dict[str, Any]) -> dict[str, Any]:
 def charts_html(results: dict[str, Any]) -> str:
     """One self-contained HTML page with every figure (plotly.js inlined once, opens offline),
     the environment line and the notes of the results."""
-    import html
+    from archlens.sanitize import for_html
 
     figs = bench_figures(results)
     parts = [fig.to_html(include_plotlyjs=(i == 0), full_html=False)
              for i, fig in enumerate(figs.values())]
-    notes = "".join(f"<li>{html.escape(str(n))}</li>" for n in results.get("notes", []))
+    notes = "".join(f"<li>{for_html(str(n))}</li>" for n in results.get("notes", []))
     env = results.get("env", {})
-    facts = ", ".join(f"{k}: {html.escape(str(env.get(k)))}" for k in
+    facts = ", ".join(f"{k}: {for_html(str(env.get(k)))}" for k in
                       ("torch", "onednn", "cudnn", "driver", "threads", "dtype",
                        "load_average_start", "load_average_end") if env.get(k) is not None)
-    title = html.escape(f"archlens factorization bench — {device_label(results)}")
+    title = for_html(f"archlens factorization bench — {device_label(results)}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
             f"<body style='font-family:sans-serif'><h1>{title}</h1><p>{facts}; created "
-            f"{html.escape(str(results.get('created', '?')))}</p><ul>{notes}</ul>"
+            f"{for_html(str(results.get('created', '?')))}</p><ul>{notes}</ul>"
             + "".join(parts) + "</body></html>")
 
 

@@ -10,7 +10,6 @@ in text; names are escaped so they can only ever be text).
 """
 from __future__ import annotations
 
-import html
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -20,6 +19,7 @@ from plotly.subplots import make_subplots
 from archlens.analysis import Analysis
 from archlens.graph import Node
 from archlens.render import _numbers as fmt
+from archlens.sanitize import for_html
 
 TEMPLATE = "plotly_white"
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=12, color="#263238")
@@ -32,7 +32,7 @@ WIDTH, HEIGHT = 1000, 430
 
 def _t(text: object) -> str:
     """A model-supplied string as plotly text: escaped, so it is never markup."""
-    return html.escape(str(text), quote=False)
+    return for_html(text)
 
 
 def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:

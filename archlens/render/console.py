@@ -15,6 +15,7 @@ from rich.text import Text
 
 from archlens.analysis import Analysis
 from archlens.graph import Graph, Node, ReceptiveField
+from archlens.sanitize import for_terminal
 
 MIN_ROWS = 12   # "blocks": the shallowest depth giving at least this many rows ...
 MAX_ROWS = 60   # ... unless that exceeds this many, then one level shallower
@@ -134,7 +135,7 @@ class AnalysisView:
     def table(self) -> Table:
         a = self.a
         total = a.totals.macs or 1
-        t = Table(title=f"{a.model}  input {_shape(a.input_shape)} (CxHxW), batch "
+        t = Table(title=f"{for_terminal(a.model)}  input {_shape(a.input_shape)} (CxHxW), batch "
                         f"{a.input_shape[0]}, {a.dtype}, {a.device}; depth {self.depth}",
                   title_justify="left", show_footer=True, header_style="bold")
         rows = sort_rows(aggregate(a.graph, self.depth), self.sort)
@@ -150,7 +151,7 @@ class AnalysisView:
         t.add_column(f"{self._unit} share (%)", justify="right", footer="100.0")
         t.add_column("RF (px)", justify="right", footer=_rf(a.feature_rf))
         for r in rows:
-            t.add_row(r.key, r.type, _shape(r.last.out_shape), _si(r.params, ps),
+            t.add_row(for_terminal(r.key), for_terminal(r.type), _shape(r.last.out_shape), _si(r.params, ps),
                       _si(r.macs * self._factor, ms), f"{100.0 * r.macs / total:.1f}",
                       _rf(r.last.rf))
         return t

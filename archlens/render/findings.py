@@ -11,13 +11,12 @@ with thousands separators and their unit; MACs are multiply-accumulates.
 """
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from archlens.analysis import SEVERITIES, Finding
 from archlens.render._numbers import si
+from archlens.sanitize import for_markdown, for_markdown_code, visible
 
 PRINCIPLE_TITLES = {
     "P1": "Principle 1: avoid representational bottlenecks, especially early",
@@ -92,7 +91,7 @@ def findings_renderable(findings: Sequence[Finding], summary: Mapping[str, Any] 
 
     parts: list[Any] = []
     if title:
-        parts.append(Text(title, style="bold"))
+        parts.append(Text(visible(title), style="bold"))
     if not findings:
         parts.append(Text("No findings: the design checks found nothing to flag.",
                           style="green"))
@@ -103,13 +102,13 @@ def findings_renderable(findings: Sequence[Finding], summary: Mapping[str, Any] 
             head = Text()
             head.append(f"{_ICON.get(f.severity, f.severity.upper()):<5} ",
                         style=_STYLE.get(f.severity, ""))
-            head.append(f.code, style="bold")
-            head.append(f"  {_layers(f)}", style="dim")
+            head.append(visible(f.code), style="bold")
+            head.append(f"  {visible(_layers(f))}", style="dim")
             parts.append(head)
-            parts.append(Text(f"  {f.message}"))
-            parts.append(Text.assemble(("  evidence: ", "dim"), f.evidence))
+            parts.append(Text(f"  {visible(f.message)}"))
+            parts.append(Text.assemble(("  evidence: ", "dim"), visible(f.evidence)))
             if f.fix:
-                parts.append(Text.assemble(("  fix: ", "dim"), f.fix))
+                parts.append(Text.assemble(("  fix: ", "dim"), visible(f.fix)))
             s = _saving(f)
             if s:
                 parts.append(Text.assemble(("  saving: ", "dim"), (s, "green")))
@@ -120,35 +119,16 @@ def findings_renderable(findings: Sequence[Finding], summary: Mapping[str, Any] 
     return Group(*parts)
 
 
-# Markdown punctuation that can start structure inside a line: emphasis (* _), code spans
-# (`), links and images ([ ]), strikethrough (~), table cells (|) and backslash escapes (\).
-# An underscore between two letters or digits can neither open nor close emphasis
-# (CommonMark's flanking rules), so ``Mixed_5b`` stays readable in the raw text.
-_MD_PUNCT = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n]")
-
-
 def md_text(text: object) -> str:
-    """Escape model-supplied text (layer names end up in messages, evidence and fixes) for
-    Markdown: HTML-escape ``& < >`` so no tag or entity reaches a renderer that allows raw HTML
-    (GitHub does), backslash-escape Markdown punctuation so a name cannot open emphasis, a code
-    span, a link or a table cell, and fold line breaks so it cannot end the list item."""
-    s = html.escape(str(text), quote=False)
-    return _MD_PUNCT.sub(lambda m: "\\" + m.group(0), _LINE_BREAKS.sub(" ", s))
+    """Model-supplied text (layer names end up in messages, evidence and fixes) for Markdown:
+    :func:`archlens.sanitize.for_markdown`."""
+    return for_markdown(text)
 
 
 def md_code(text: object) -> str:
-    """A Markdown code span for a name, safe for any content.
-
-    Inside a code span nothing is interpreted (no HTML, no entities, no backslash escapes), so
-    the only way out is a backtick run as long as the fence: the fence is one backtick longer
-    than the longest run in the name, padded with a space when the name starts or ends with a
-    backtick or a space (CommonMark strips exactly one such space on each side)."""
-    s = _LINE_BREAKS.sub(" ", str(text)) or " "
-    longest = max((len(r) for r in re.findall(r"`+", s)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if s[:1] in ("`", " ") or s[-1:] in ("`", " ") else ""
-    return f"{fence}{pad}{s}{pad}{fence}"
+    """A Markdown code span for a name, safe for any content:
+    :func:`archlens.sanitize.for_markdown_code`."""
+    return for_markdown_code(text)
 
 
 def findings_markdown(findings: Sequence[Finding], summary: Mapping[str, Any] | None = None,

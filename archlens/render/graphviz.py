@@ -22,7 +22,6 @@ Only formatting happens here: every number comes from the analysis.
 """
 from __future__ import annotations
 
-import html
 import math
 import re
 import shutil
@@ -36,6 +35,7 @@ from archlens.analysis import Analysis
 from archlens.errors import ArchlensError, MissingDependencyError, OutputError
 from archlens.graph import Node
 from archlens.render import _numbers as fmt
+from archlens.sanitize import for_dot, for_dot_string
 
 # Pointwise ops drawn inside their producer (same shape in and out, no spatial extent).
 FUSABLE = frozenset({
@@ -233,14 +233,14 @@ def _chained(nodes, prev: list[int], nxt: list[int], succ, index) -> bool:
 # ----------------------------------------------------------------------------- labels
 
 def _e(text: object) -> str:
-    """Escape for graphviz HTML-like labels (XML rules)."""
-    return html.escape(str(text), quote=True)
+    """Escape for graphviz HTML-like labels (:func:`archlens.sanitize.for_dot`)."""
+    return for_dot(text)
 
 
 def _q(text: object) -> str:
-    """A dot double-quoted string (tooltips, ids); backslashes would start escapes."""
-    s = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{s}"'
+    """A dot double-quoted string (tooltips, ids): each line sanitised
+    (:func:`archlens.sanitize.for_dot_string`), the lines joined by dot's ``\\n``."""
+    return '"' + "\\n".join(for_dot_string(x) for x in str(text).split("\n")) + '"'
 
 
 def share_colour(macs: int, total: int) -> str:

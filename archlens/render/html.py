@@ -9,7 +9,6 @@ and plotly serialises its JSON with ``<``/``>`` escaped, so a module named
 """
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -17,8 +16,9 @@ from typing import Any
 
 from archlens.analysis import SEVERITIES, Analysis, Finding
 from archlens.render import _numbers as fmt
+from archlens.sanitize import for_html
 
-esc = html.escape  # quote=True: safe in text and in attribute values
+esc = for_html  # archlens.sanitize: safe in text and in attribute values, no controls
 
 CSS = """
 :root{--ink:#1f2933;--muted:#607080;--line:#e3e8ee;--bg:#f6f8fa;--accent:#1f5fa8;

@@ -6,21 +6,15 @@ own punctuation (never emphasis, links or table breaks).
 """
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Iterable, Sequence
 
 from archlens.analysis import SEVERITIES, Analysis, Finding
 from archlens.render import _numbers as fmt
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-
+from archlens.sanitize import for_markdown
 
 def md(text: object) -> str:
-    """Escape a string for Markdown text and table cells."""
-    s = html.escape(str(text), quote=False)
-    s = _MD_SPECIAL.sub(r"\\\1", s)
-    return s.replace("\n", " ")
+    """Escape a string for Markdown text and table cells (:func:`archlens.sanitize.for_markdown`)."""
+    return for_markdown(text)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> str:

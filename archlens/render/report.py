@@ -23,6 +23,7 @@ from typing import Any
 from archlens.analysis import Analysis
 from archlens.errors import ArchlensError, MissingDependencyError, OutputError
 from archlens.render import _numbers as fmt
+from archlens.sanitize import visible
 
 PNG_WIDTH = 1000
 PNG_SCALE = 1.5
@@ -165,7 +166,7 @@ class _Steps:
 
     @contextmanager
     def step(self, key: str, text: str) -> Iterator[None]:
-        from rich.markup import escape
+        from archlens.sanitize import for_terminal as escape
         t = time.perf_counter()
         if self.console is None:
             yield
@@ -379,7 +380,7 @@ def summary(a: Analysis, info: ReportInfo):
             g += f", height/width {info.graph_aspect:.2f}"
         grid.add_row("graph", g)
     grid.add_row("", "")
-    grid.add_row("folder", Text(f"{info.out}{os.sep}", overflow="fold"))
+    grid.add_row("folder", Text(f"{visible(info.out)}{os.sep}", overflow="fold"))
     top = [f for f in info.files if "/" not in f]
     grid.add_row("wrote", Text(", ".join(top), overflow="fold"))
     sub: dict[str, dict[str, int]] = {}
@@ -394,9 +395,9 @@ def summary(a: Analysis, info: ReportInfo):
                               overflow="fold"))
     parts: list[Any] = [grid]
     for n in info.notes:
-        parts.append(Text(f"note: {n}", style="yellow"))
-    return Panel(Group(*parts), title=Text(f"archlens report: {a.model}"), title_align="left",
-                 border_style="cyan", expand=False)
+        parts.append(Text(f"note: {visible(n)}", style="yellow"))
+    return Panel(Group(*parts), title=Text(f"archlens report: {visible(a.model)}"),
+                 title_align="left", border_style="cyan", expand=False)
 
 
 # ----------------------------------------------------------------------------- compare
@@ -466,11 +467,12 @@ def write_compare(a: Any, b: Any, out: str | Path | None = None, *,
         body.append(f"findings only in {aa.model}: {len(data['only_a'])}; only in {bb.model}: "
                     f"{len(data['only_b'])}\n")
         body.append("wrote ", style="bold")
-        body.append(f"{out_dir}{os.sep}: " + ", ".join(f for f in files if "/" not in f)
+        body.append(f"{visible(out_dir)}{os.sep}: " + ", ".join(f for f in files if "/" not in f)
                     + f", charts/ ({sum('/' in f for f in files)} files)\n")
         for n in notes:
-            body.append(f"note: {n}\n", style="yellow")
-        con.print(Panel(body, title=Text(f"archlens compare: {aa.model} vs {bb.model}"),
+            body.append(f"note: {visible(n)}\n", style="yellow")
+        con.print(Panel(body, title=Text(f"archlens compare: {visible(aa.model)} vs "
+                                         f"{visible(bb.model)}"),
                         title_align="left", border_style="cyan", expand=False))
     return out_dir
 
