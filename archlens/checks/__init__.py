@@ -27,6 +27,7 @@ from typing import Any
 
 from archlens.analysis import SEVERITIES, Analysis, Finding
 from archlens.checks import p1_bottleneck, p2_local_width, p3_spatial_aggregation, p4_balance  # noqa: F401  (registration)
+from archlens.checks import scope
 from archlens.checks._common import Context
 from archlens.checks._registry import PRINCIPLES, RULES, Rule, selected_codes
 from archlens.checks.config import DEFAULTS, CheckConfig, from_mapping, load_config, resolve
@@ -51,12 +52,19 @@ def run(analysis: Analysis | Graph, config: CheckConfig | Mapping[str, Any] | st
     ``select`` / ``ignore``: codes or prefixes (``"P1"``, ``"P3.factorize-large"``), as a list
     or a comma-separated string; they override / extend the config's own lists.
     Unknown codes and bad settings raise :class:`~archlens.errors.ConfigError`.
+
+    A model the principles do not apply to (no conv aggregates over space: a pure
+    transformer) gets one ``scope.not-applicable`` info finding instead (see
+    :mod:`archlens.checks.scope`), whatever is selected.
     """
     cfg = resolve(config)
     codes = selected_codes(select if select is not None else cfg.select,
                            [*_as_list(ignore), *cfg.ignore])
     graph = analysis.graph if isinstance(analysis, Analysis) else analysis
     ctx = Context.of(graph)
+    note = scope.not_applicable(ctx)
+    if note is not None:
+        return (note,)
     findings: list[Finding] = []
     for code in codes:
         findings.extend(RULES[code].func(ctx, cfg))

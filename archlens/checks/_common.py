@@ -35,9 +35,28 @@ _CONV_TYPES = {"conv2d", "convolution", "_convolution", "conv"}
 _LINEAR_TYPES = {"linear", "addmm"}
 
 
+def base_type(n: Node) -> str:
+    """The op a node behaves as: the torch.nn class a module subclasses (``WSConv2d(nn.Conv2d)``
+    -> ``Conv2d``), else its own type. Rules match on this, never on a class's name.
+
+    Uses the engine's ``Node.base_type``; a graph without it (an older JSON document) falls back
+    to the geometry the trace records for every ``_ConvNd`` / ``nn.Linear`` subclass.
+    """
+    bt = getattr(n, "base_type", None)
+    if bt:
+        return bt
+    if n.kind == "module":
+        a = n.attrs
+        if "out_channels" in a and n.kernel is not None:
+            return f"Conv{'Transpose' if a.get('transposed') else ''}{len(n.kernel)}d"
+        if "in_features" in a:
+            return "Linear"
+    return n.type
+
+
 def is_conv(n: Node) -> bool:
     """A (non-transposed) 2-D convolution with known geometry and NCHW shapes."""
-    return (n.type.lower() in _CONV_TYPES and n.kernel is not None
+    return (base_type(n).lower() in _CONV_TYPES and n.kernel is not None
             and not n.attrs.get("transposed", False)
             and len(n.out_shape) == 4 and bool(n.in_shapes) and len(n.in_shapes[0]) == 4)
 
@@ -48,15 +67,15 @@ def is_spatial_conv(n: Node) -> bool:
 
 
 def is_pool(n: Node) -> bool:
-    return "pool" in n.type.lower() and len(n.out_shape) == 4
+    return "pool" in base_type(n).lower() and len(n.out_shape) == 4
 
 
 def is_linear(n: Node) -> bool:
-    return n.type.lower() in _LINEAR_TYPES
+    return base_type(n).lower() in _LINEAR_TYPES
 
 
 def pool_kind(n: Node) -> str:
-    t = n.type.lower()
+    t = base_type(n).lower()
     if "max" in t:
         return "max-pool"
     if "avg" in t or "mean" in t:
@@ -185,30 +204,194 @@ def split_padding(total: int, parts: int) -> list[int]:
 
 
 # ----------------------------------------------------------------------------------------
+# layout, gates and positions (modern blocks)
+# ----------------------------------------------------------------------------------------
+
+_PERMUTES = {"permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis"}
+_RESHAPES = {"view", "reshape", "flatten", "unflatten", "view_as", "reshape_as", "squeeze",
+             "unsqueeze", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "expand",
+             "expand_as", "repeat", "narrow", "getitem", "chunk", "split", "unbind", "t"}
+
+
+def _permuted_layout(layout: str, src: Shape, out: Shape, dims) -> str | None:
+    """Layout after a permute of a 4-D ``layout`` tensor: where the channel axis went.
+
+    With the recorded ``dims`` the answer is exact; without them, every axis order that turns
+    ``src`` into ``out`` (batch first) must agree on where the channel axis lands, else the
+    layout is unknown (a 56-channel map on a 56x56 grid cannot be told apart)."""
+    ch = 1 if layout == "nchw" else 3
+    if dims is not None:
+        try:
+            perms = [tuple(int(d) % 4 for d in dims)]
+        except (TypeError, ValueError):
+            return None
+        if len(perms[0]) != 4 or sorted(perms[0]) != [0, 1, 2, 3]:
+            return None
+    else:
+        import itertools
+        perms = [p for p in itertools.permutations(range(4))
+                 if p[0] == 0 and tuple(src[i] for i in p) == tuple(out)]
+    where = {p.index(ch) for p in perms}
+    if len(where) != 1:
+        return None
+    w = where.pop()
+    return {1: "nchw", 3: "nhwc"}.get(w)
+
+
+def layouts(graph: Graph) -> dict[str, str]:
+    """Node name -> layout for every output whose spatial axes are known: ``"nchw"`` (a 4-D
+    map), ``"nhwc"`` (channels-last 4-D), ``"trail"`` (another rank whose last two axes are
+    the grid: ResNeSt's (N, radix, C, H, W) splits, a channel shuffle's (N, g, C/g, H, W)).
+
+    NCHW comes from the input and from convs, pools and norms; a permute moves the channel axis
+    (ConvNeXt and Swin run their blocks channels-last); ops that keep the spatial axes of their
+    input keep its layout; window partitions and anything else leave it unknown. The rules read
+    grids and channels only from NCHW maps, so a channels-last tensor is never taken for a
+    56x96 grid.
+    """
+    lay: dict[str, str] = {}
+    for nd in graph.nodes:
+        s = tuple(nd.out_shape)
+        if nd.kind == "input":
+            if len(s) == 4:
+                lay[nd.name] = "nchw"
+            continue
+        t = base_type(nd).lower()
+        if len(s) == 4 and (is_conv(nd) or (nd.kernel is not None and nd.in_shapes
+                                            and len(nd.in_shapes[0]) == 4 and "pool" in t)
+                            or t.startswith(("adaptive", "batchnorm2d", "instancenorm2d"))):
+            lay[nd.name] = "nchw"
+            continue
+        src = next(((i, sh) for i, sh in zip(nd.inputs, nd.in_shapes) if i in lay), None)
+        if src is None or len(s) < 3:
+            continue
+        L, ish = lay[src[0]], tuple(src[1])
+        new: str | None = None
+        if L == "nhwc":
+            if t in _PERMUTES and len(s) == 4:
+                new = _permuted_layout(L, ish, s, nd.attrs.get("dims"))
+            elif t in _RESHAPES:
+                new = L if s == ish else None
+            elif len(s) == 4 and s[1:3] == ish[1:3]:
+                new = L
+        elif t in _PERMUTES and len(s) == 4 and len(ish) == 4:
+            new = _permuted_layout("nchw", ish, s, nd.attrs.get("dims"))
+        elif s[0] == ish[0] and s[-2:] == ish[-2:]:
+            new = "nchw" if len(s) == 4 else "trail"   # the grid axes survive at the end
+        if new:
+            lay[nd.name] = new
+    return lay
+
+
+def _positions(nd: Node, layout: str | None) -> int:
+    """How many positions (pixels, tokens) the node's output still has: H x W of a map, else
+    the product of the non-batch axes but the widest (tokens x features -> tokens); 1 for a
+    pooled vector."""
+    s = nd.out_shape
+    if layout in ("nchw", "trail"):
+        return int(s[-2]) * int(s[-1])
+    if layout == "nhwc":
+        return int(s[1]) * int(s[2])
+    rest = [int(d) for d in s[1:]]
+    if len(rest) < 2:
+        return 1
+    return math.prod(rest) // max(rest)
+
+
+def _is_global_pool(nd: Node, layout: dict[str, str]) -> bool:
+    """Collapses an NCHW map (more than one position) to one value per channel, whatever the
+    op (adaptive pool, mean, amax, a full-size avg pool)."""
+    if not nd.inputs or layout.get(nd.inputs[0]) != "nchw":
+        return False
+    ins, out = nd.in_shapes[0], nd.out_shape
+    if len(ins) != 4 or ins[2] * ins[3] <= 1:
+        return False
+    c = ins[1]
+    if len(out) == 4:
+        return out[1] == c and out[2] * out[3] == 1
+    return tuple(out[1:]) in ((c,), (c, 1))
+
+
+def gates(graph: Graph, layout: dict[str, str]) -> frozenset[str]:
+    """Nodes of squeeze-excitation / selective-kernel gates: what a global pool computes from
+    its vector alone (1x1 convs, linears, activations, softmax, reshapes) up to the op that
+    multiplies (or concatenates) it back into a full map. A pooled vector that never rejoins a
+    map is the classifier head, not a gate.
+
+    Each pool's region grows forward in execution order and admits only nodes whose inputs all
+    lie in the region, so the walk is linear in the gates' size.
+    """
+    import heapq
+    out: set[str] = set()
+    pos = graph.position
+    for nd in graph.nodes:
+        if not _is_global_pool(nd, layout):
+            continue
+        region = {nd.name}
+        rejoins: list[str] = []
+        heap = [(pos(s), s) for s in graph.successors(nd.name)]
+        heapq.heapify(heap)
+        seen: set[str] = set()
+        while heap:
+            _, s = heapq.heappop(heap)
+            if s in seen:
+                continue
+            seen.add(s)
+            sn = graph[s]
+            if all(i in region for i in sn.inputs):
+                region.add(s)
+                for t in graph.successors(s):
+                    if t not in seen:
+                        heapq.heappush(heap, (pos(t), t))
+            elif _positions(sn, layout.get(s)) > 1:
+                rejoins.append(s)
+        if not rejoins:
+            continue
+        todo = [i for r in rejoins for i in graph[r].inputs if i in region]
+        while todo:
+            x = todo.pop()
+            if x in out:
+                continue
+            out.add(x)
+            todo.extend(i for i in graph[x].inputs if i in region)
+    return frozenset(out)
+
+
+# ----------------------------------------------------------------------------------------
 # the context shared by the rules
 # ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Context:
-    """Everything the rules need, derived once from a graph (pure; no tracing)."""
+    """Everything the rules need, derived once from a graph (pure; no tracing).
+
+    ``main`` leaves out the gates (squeeze-excitation, selective kernel): a gate re-weights the
+    trunk's channels, it carries no representation of its own, so it is neither a trunk tensor
+    nor a grid stage, and the multiply that applies it counts as a pointwise op on the trunk.
+    """
 
     graph: Graph
     main: tuple[Node, ...]            # nodes on some input -> main-output path, in order
     cuts: tuple[Node, ...]            # trunk tensors (see module doc), in order
     layer_index: dict[str, int] = field(repr=False)   # conv/linear layers executed before node
     n_layers: int = 0
+    layout: dict[str, str] = field(default_factory=dict, repr=False)   # see layouts()
+    gates: frozenset[str] = frozenset()                                # see gates()
 
     @classmethod
     def of(cls, graph: Graph) -> "Context":
-        main = _main_path(graph)
+        lay = layouts(graph)
+        gate = gates(graph, lay)
+        main = tuple(nd for nd in _main_path(graph) if nd.name not in gate)
         cuts = _cuts(main)
         idx: dict[str, int] = {}
         k = 0
         for nd in graph.nodes:
             idx[nd.name] = k
-            if is_conv(nd) or is_linear(nd):
+            if (is_conv(nd) or is_linear(nd)) and nd.name not in gate:
                 k += 1
-        return cls(graph=graph, main=main, cuts=cuts, layer_index=idx, n_layers=k)
+        return cls(graph=graph, main=main, cuts=cuts, layer_index=idx, n_layers=k,
+                   layout=lay, gates=gate)
 
     # -- basic facts -------------------------------------------------------------------
     @property
@@ -232,10 +415,31 @@ class Context:
     def convs(self) -> tuple[Node, ...]:
         return tuple(nd for nd in self.graph.nodes if is_conv(nd))
 
+    def is_map(self, nd: Node) -> bool:
+        """An NCHW feature map (4-D, axes known): what grids and channels are read from."""
+        return self.layout.get(nd.name) == "nchw"
+
+    def positions(self, nd: Node) -> int:
+        """Pixels or tokens the node's output still has (1: a pooled vector)."""
+        return _positions(nd, self.layout.get(nd.name))
+
     @cached_property
     def last_conv_position(self) -> int:
-        pos = [self.graph.position(c.name) for c in self.main if is_conv(c)]
+        """Position of the last trunk conv that still outputs a grid (more than one pixel);
+        1x1 convs on a pooled vector (DLA's, DPN's classifiers) are head, not body."""
+        pos = [self.graph.position(c.name) for c in self.main
+               if is_conv(c) and c.out_shape[2] * c.out_shape[3] > 1]
         return max(pos) if pos else -1
+
+    @cached_property
+    def last_positional(self) -> Node | None:
+        """The last node on the main path that still has more than one position: the last
+        spatial map *or* the last token tensor (ViT's encoder output). The head is what
+        follows it."""
+        for nd in reversed(self.main):
+            if nd.kind != "input" and self.positions(nd) > 1:
+                return nd
+        return None
 
     @cached_property
     def cut_names(self) -> frozenset[str]:
@@ -246,17 +450,30 @@ class Context:
         return self.layer_index.get(name, 0) / self.n_layers if self.n_layers else 0.0
 
     # -- navigation --------------------------------------------------------------------
+    def data_inputs(self, nd: Node) -> list[tuple[str, Shape]]:
+        """``nd``'s inputs and their shapes, gates left out."""
+        return [(i, s) for i, s in zip(nd.inputs, nd.in_shapes) if i not in self.gates]
+
+    def is_pointwise(self, nd: Node) -> bool:
+        """Like :func:`is_pointwise`, but a multiply by a gate counts as pointwise (it keeps
+        the trunk tensor's shape and only re-weights its channels)."""
+        if nd.name in self.gates:
+            return False
+        ins = self.data_inputs(nd)
+        return (len(ins) == 1 and tuple(ins[0][1]) == tuple(nd.out_shape) and not is_conv(nd)
+                and not is_pool(nd) and not is_linear(nd))
+
     def producer(self, name: str) -> Node:
         """The node that really made ``name``'s tensor, looking back through pointwise ops."""
         nd = self.graph[name]
-        while is_pointwise(nd) and nd.inputs:
-            nd = self.graph[nd.inputs[0]]
+        while self.is_pointwise(nd) and nd.inputs:
+            nd = self.graph[self.data_inputs(nd)[0][0]]
         return nd
 
     def consumers(self, name: str) -> list[Node]:
         """The non-pointwise nodes that read ``name``'s tensor (through pointwise ops)."""
         out: list[Node] = []
-        todo = list(self.graph.successors(name))
+        todo = [s for s in self.graph.successors(name) if s not in self.gates]
         seen: set[str] = set()
         while todo:
             s = todo.pop()
@@ -264,8 +481,8 @@ class Context:
                 continue
             seen.add(s)
             nd = self.graph[s]
-            if is_pointwise(nd):
-                todo.extend(self.graph.successors(s))
+            if self.is_pointwise(nd):
+                todo.extend(t for t in self.graph.successors(s) if t not in self.gates)
             else:
                 out.append(nd)
         return out
@@ -331,11 +548,12 @@ def _cuts(main: Sequence[Node]) -> tuple[Node, ...]:
 def stage_groups(ctx: Context) -> list[tuple[tuple[int, int], list[Node]]]:
     """Consecutive trunk tensors grouped by grid (H, W), in order: the network's grid stages.
 
-    Only stages that contain a convolution count (the 1x1 grid after global pooling does not).
+    Only stages that contain a convolution count, and never a 1x1 grid: the pooled vector
+    after global pooling, and the 1x1 convs of a classifier written as convs, are head.
     """
     groups: list[tuple[tuple[int, int], list[Node]]] = []
     for c in ctx.cuts:
-        if len(c.out_shape) != 4:
+        if not ctx.is_map(c):
             continue
         g = grid(c.out_shape)
         if groups and groups[-1][0] == g:
@@ -343,4 +561,4 @@ def stage_groups(ctx: Context) -> list[tuple[tuple[int, int], list[Node]]]:
         else:
             groups.append((g, [c]))
     conv_grids = {grid(nd.out_shape) for nd in ctx.main if is_conv(nd)}
-    return [(g, cs) for g, cs in groups if g in conv_grids]
+    return [(g, cs) for g, cs in groups if g in conv_grids and g[0] * g[1] > 1]

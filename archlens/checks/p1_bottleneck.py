@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 
 from archlens.analysis import Finding
-from archlens.checks._common import (Context, channels, conv_macs, grid, hwc, is_conv,
-                                     is_pointwise, is_pool, is_spatial_conv, kxk, n,
+from archlens.checks._common import (Context, base_type, channels, conv_macs, grid, hwc,
+                                     is_conv, is_pool, is_spatial_conv, kxk, n,
                                      pool_kind, representation)
 from archlens.checks._registry import rule
 from archlens.checks.config import CheckConfig
@@ -28,11 +28,17 @@ from archlens.graph import Node
 _WHY = "Principle 1: avoid representational bottlenecks, especially early in the network"
 
 
+_PADS = {"pad", "constant_pad_nd", "zeropad2d", "constantpad2d"}
+
+
 def _spatial_trunk(ctx: Context) -> list[Node]:
-    return [c for c in ctx.cuts if len(c.out_shape) == 4]
+    """Trunk tensors that are NCHW maps. A constant pad is left out: it frames the map for the
+    next conv (TF "same" padding), it neither adds nor removes information, and measuring from
+    it would hide an expansion right before a strided conv."""
+    return [c for c in ctx.cuts if ctx.is_map(c) and base_type(c).lower() not in _PADS]
 
 
-def _pre_tensor(trunk: list[Node], i: int) -> Node:
+def _pre_tensor(ctx: Context, trunk: list[Node], i: int) -> Node:
     """The trunk tensor a reduction at ``trunk[i]`` is measured against.
 
     Normally ``trunk[i - 1]``. If that tensor was itself just widened on the same grid (the
@@ -41,7 +47,7 @@ def _pre_tensor(trunk: list[Node], i: int) -> Node:
     """
     k = i - 1
     g = grid(trunk[k].out_shape)
-    while k > 0 and is_pointwise(trunk[k]) and grid(trunk[k - 1].out_shape) == g:
+    while k > 0 and ctx.is_pointwise(trunk[k]) and grid(trunk[k - 1].out_shape) == g:
         k -= 1
     if (k > 0 and grid(trunk[k - 1].out_shape) == g
             and representation(trunk[k - 1].out_shape) < representation(trunk[k].out_shape)):
@@ -62,6 +68,21 @@ def _severity(cfg: CheckConfig, drop: float, frac: float, early: bool) -> str | 
 
 def _is_head(ctx: Context, node: Node) -> bool:
     return ctx.graph.position(node.name) >= ctx.last_conv_position
+
+
+def _parallel_resolutions(ctx: Context, a: Node, b: Node) -> list[tuple[int, int]]:
+    """Grids of the convs between trunk tensors ``a`` and ``b``, when there are more than the
+    two grids of ``a`` and ``b``: branches at several resolutions run side by side there
+    (HRNet), and ``a -> b`` is no single reduction of one trunk. Empty otherwise. (Convs, not
+    every map: a TF "same" pad frames a 28x28 map as 29x29 without being a resolution.)"""
+    pa, pb = ctx.graph.position(a.name), ctx.graph.position(b.name)
+    grids = {grid(a.out_shape), grid(b.out_shape)}
+    seen = set(grids)
+    for nd in ctx.main:
+        p = ctx.graph.position(nd.name)
+        if pa < p < pb and is_conv(nd) and ctx.positions(nd) > 1:
+            seen.add(grid(nd.out_shape))
+    return sorted(seen, key=lambda g: -g[0] * g[1]) if len(seen) > len(grids) else []
 
 
 @rule("P1.grid-reduction", "grid reduction that shrinks the representation too much")
@@ -95,7 +116,9 @@ def grid_reduction(ctx: Context, cfg: CheckConfig) -> list[Finding]:
         ga, gb = grid(trunk[i - 1].out_shape), grid(b.out_shape)
         if gb[0] * gb[1] >= ga[0] * ga[1] or _is_head(ctx, b):
             continue
-        a = _pre_tensor(trunk, i)
+        if _parallel_resolutions(ctx, trunk[i - 1], b):
+            continue
+        a = _pre_tensor(ctx, trunk, i)
         pre, post = representation(a.out_shape), representation(b.out_shape)
         drop = pre / post
         frac = post / ctx.input_representation
@@ -106,7 +129,7 @@ def grid_reduction(ctx: Context, cfg: CheckConfig) -> list[Finding]:
             continue
         pa, pb = ctx.graph.position(a.name), ctx.graph.position(b.name)
         reducers = [nd for nd in ctx.main
-                    if pa < ctx.graph.position(nd.name) <= pb and len(nd.out_shape) == 4
+                    if pa < ctx.graph.position(nd.name) <= pb and ctx.is_map(nd)
                     and nd.in_shapes and len(nd.in_shapes[0]) == 4
                     and grid(nd.out_shape)[0] * grid(nd.out_shape)[1]
                     < grid(nd.in_shapes[0])[0] * grid(nd.in_shapes[0])[1]]
@@ -151,6 +174,36 @@ def _how(ctx: Context, reducers: list[Node], b: Node) -> str:
     return f"by {module}"
 
 
+def _is_depthwise(nd: Node) -> bool:
+    cin = nd.in_shapes[0][1]
+    return is_conv(nd) and (nd.groups or 1) == cin == nd.out_shape[1] and cin > 1
+
+
+def _expansion_input(ctx: Context, trunk: list[Node], i: int) -> Node | None:
+    """For a 1x1 projection ``trunk[i]`` at the end of an inverted residual (expand 1x1 ->
+    depthwise kxk -> project 1x1: MobileNetV2, EfficientNet, MBConv), the trunk tensor the
+    block started from; None when ``trunk[i]`` closes no such block.
+
+    Walks back over pointwise ops, gates and depthwise convs to the expanding 1x1 conv; the
+    tensor before it is the block's input.
+    """
+    b = trunk[i]
+    if not (is_conv(b) and tuple(b.kernel) == (1, 1)
+            and channels(b.out_shape) < channels(b.in_shapes[0])):
+        return None
+    k = i - 1
+    while k > 0:
+        nd = trunk[k]
+        if ctx.is_pointwise(nd) or _is_depthwise(nd):
+            k -= 1
+            continue
+        if (is_conv(nd) and tuple(nd.kernel) == (1, 1)
+                and channels(nd.out_shape) > channels(nd.in_shapes[0])):
+            return trunk[k - 1]
+        return None
+    return None
+
+
 @rule("P1.channel-squeeze", "channel count collapses on the trunk at a constant grid")
 def channel_squeeze(ctx: Context, cfg: CheckConfig) -> list[Finding]:
     """The channel count must not collapse on the only path at a constant grid.
@@ -160,7 +213,9 @@ def channel_squeeze(ctx: Context, cfg: CheckConfig) -> list[Finding]:
 
     **Measured** between two consecutive trunk tensors on the same grid: drop = representation
     before / after. A 1x1 reduction that feeds a spatial conv is left alone: it is the pattern
-    Principle 3 recommends, so the two rules never contradict each other.
+    Principle 3 recommends, so the two rules never contradict each other. The 1x1 projection
+    that closes an inverted residual (expand, depthwise, project: MobileNetV2, EfficientNet) is
+    measured against the block's input, not against its internal expansion.
 
     **Thresholds.** Warning above `p1-squeeze-warn` (4x), only while the result is smaller than
     the input image; the head after the last conv is not checked.
@@ -174,6 +229,13 @@ def channel_squeeze(ctx: Context, cfg: CheckConfig) -> list[Finding]:
         a, b = trunk[i - 1], trunk[i]
         if grid(a.out_shape) != grid(b.out_shape) or _is_head(ctx, b):
             continue
+        block_in = _expansion_input(ctx, trunk, i)
+        if block_in is not None:
+            # an inverted residual's projection: the block maps block_in -> b; the wide
+            # tensor before the projection is the block's own internal expansion
+            if grid(block_in.out_shape) != grid(b.out_shape):
+                continue            # a strided block: its reduction is P1.grid-reduction's
+            a = block_in
         pre, post = representation(a.out_shape), representation(b.out_shape)
         drop = pre / post
         frac = post / ctx.input_representation

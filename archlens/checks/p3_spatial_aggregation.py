@@ -88,7 +88,7 @@ def no_reduction(ctx: Context, cfg: CheckConfig) -> list[Finding]:
         if s != (1, 1) or cin < cfg.p3_wide_channels:
             continue  # strided convs reduce the grid: Principle 1's business, not a reduction
         trunk = ctx.trunk_before(nd.name)
-        if trunk is not None and len(trunk.out_shape) == 4 and cin < channels(trunk.out_shape):
+        if trunk is not None and ctx.is_map(trunk) and cin < channels(trunk.out_shape):
             continue  # already works on a narrower branch than the trunk
         prod = ctx.producer(nd.inputs[0]) if nd.inputs else None
         if (prod is not None and is_conv(prod) and tuple(prod.kernel) == (1, 1)

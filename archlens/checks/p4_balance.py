@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass
 
 from archlens.analysis import Finding
-from archlens.checks._common import (Context, channels, grid, is_conv, is_linear, is_pointwise,
-                                     is_pool, n, pct, stage_groups)
+from archlens.checks._common import (Context, channels, grid, is_conv, is_linear, is_pool, n,
+                                     pct, stage_groups)
 from archlens.checks._registry import rule
 from archlens.checks.config import CheckConfig
 from archlens.graph import Node
@@ -40,8 +40,10 @@ def param_concentration(ctx: Context, cfg: CheckConfig) -> list[Finding]:
     piled into a fully connected classifier (VGG: 89 % of them) or into a single layer are
     capacity the convolutional body does not get.
 
-    **Measured**: the share of all parameters held by the classifier head (everything after
-    the last spatial tensor), else by the largest single layer.
+    **Measured**: the share of all parameters held by the classifier head, else by the
+    largest single layer. The head is what follows the last tensor that still has more than
+    one position: the last spatial map and the last token mixing (a ViT's encoder is body, its
+    classifier on the class token is head).
 
     **Thresholds.** Warning when the head holds at least `p4-head-share` (half) of the
     parameters; info when one layer does (`p4-layer-share`, half) in a model of 4 or more
@@ -53,18 +55,23 @@ def param_concentration(ctx: Context, cfg: CheckConfig) -> list[Finding]:
     total = ctx.total_params
     if total <= 0:
         return []
-    spatial = [nd for nd in ctx.main if len(nd.out_shape) == 4]
     found: list[Finding] = []
     head: list[Node] = []
-    if spatial:
-        last = ctx.graph.position(spatial[-1].name)
-        head = [nd for nd in ctx.main if ctx.graph.position(nd.name) > last and nd.params > 0]
+    last = ctx.last_positional
+    if last is not None:
+        at = ctx.graph.position(last.name)
+        head = [nd for nd in ctx.main if ctx.graph.position(nd.name) > at and nd.params > 0]
     head_params = sum(nd.params for nd in head)
     biggest = max(ctx.graph.layers, key=lambda nd: nd.params, default=None)
     if head and head_params >= cfg.p4_head_share * total:
         lins = [nd for nd in head if is_linear(nd)]
-        c_last = channels(spatial[-1].out_shape)
-        g_last = grid(spatial[-1].out_shape)
+        if ctx.is_map(last):
+            c_last = channels(last.out_shape)
+            g_last = grid(last.out_shape)
+            pooled = f"global-average-pool the {g_last[0]}x{g_last[1]}x{c_last} features"
+        else:                       # tokens (N, L, D): average the L positions
+            c_last = int(last.out_shape[-1])
+            pooled = (f"average the {ctx.positions(last)} positions of {c_last} features")
         out = lins[-1] if lins else head[-1]
         classes = int(out.out_shape[-1])
         bias = bool(lins) and lins[-1].params == int(lins[-1].in_shapes[0][-1]) * classes + classes
@@ -84,8 +91,7 @@ def param_concentration(ctx: Context, cfg: CheckConfig) -> list[Finding]:
             evidence=(f"head {n(head_params)} of {n(total)} params; largest {top.name} "
                       f"{n(top.params)} params ({pct(top.params, total)}); head linear layers "
                       f"{n(old_macs)} MACs"),
-            fix=(f"global-average-pool the {g_last[0]}x{g_last[1]}x{c_last} features and use "
-                 f"one linear layer {c_last}->{classes} ({n(new_p)} params, {n(new_macs)} "
+            fix=(f"{pooled} and use one linear layer {c_last}->{classes} ({n(new_p)} params, {n(new_macs)} "
                  f"MACs): saves {n(save_p)} params and {n(save_m)} MACs; spend them on "
                  f"convolutional width/depth"),
             saving={"macs": save_m, "params": save_p},
@@ -186,19 +192,19 @@ def stage_shapes(ctx: Context) -> list[StageShape]:
     g = ctx.graph
     depth: dict[str, int] = {}
     for nd in ctx.main:
-        here = grid(nd.out_shape) if len(nd.out_shape) == 4 else None
+        here = grid(nd.out_shape) if ctx.is_map(nd) else None
         best = 0
         for i in nd.inputs:
-            if i in depth and len(g[i].out_shape) == 4 and grid(g[i].out_shape) == here:
+            if i in depth and ctx.is_map(g[i]) and grid(g[i].out_shape) == here:
                 best = max(best, depth[i])
         depth[nd.name] = best + (1 if is_conv(nd) else 0)
     out: list[StageShape] = []
     for gg, cuts in stage_groups(ctx):
         d = max((depth[nd.name] for nd in ctx.main
-                 if len(nd.out_shape) == 4 and grid(nd.out_shape) == gg), default=0)
+                 if ctx.is_map(nd) and grid(nd.out_shape) == gg), default=0)
         own = [c for c in cuts if c.name != g.input.name
                and not is_pool(ctx.producer(c.name))] or cuts
-        blocks = tuple(c.name for c in own if not is_pointwise(c)) or (own[-1].name,)
+        blocks = tuple(c.name for c in own if not ctx.is_pointwise(c)) or (own[-1].name,)
         out.append(StageShape(gg, d, max(channels(c.out_shape) for c in own), blocks))
     return out
 

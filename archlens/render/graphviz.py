@@ -255,7 +255,8 @@ def share_colour(macs: int, total: int) -> str:
 
 def _op_text(n: Node) -> str:
     t = n.type
-    if n.kernel and n.kernel != (1, 1) or n.type in ("Conv2d", "ConvTranspose2d") and n.kernel:
+    base = getattr(n, "base_type", None) or n.type      # WSConv2d labels like the Conv2d it is
+    if n.kernel and n.kernel != (1, 1) or base in ("Conv2d", "ConvTranspose2d") and n.kernel:
         t += f" {n.kernel[0]}x{n.kernel[1]}"
         if n.stride and n.stride != (1, 1):
             t += f"/{fmt.pair(n.stride)}"
