@@ -37,21 +37,9 @@ _LINEAR_TYPES = {"linear", "addmm"}
 
 def base_type(n: Node) -> str:
     """The op a node behaves as: the torch.nn class a module subclasses (``WSConv2d(nn.Conv2d)``
-    -> ``Conv2d``), else its own type. Rules match on this, never on a class's name.
-
-    Uses the engine's ``Node.base_type``; a graph without it (an older JSON document) falls back
-    to the geometry the trace records for every ``_ConvNd`` / ``nn.Linear`` subclass.
-    """
-    bt = getattr(n, "base_type", None)
-    if bt:
-        return bt
-    if n.kind == "module":
-        a = n.attrs
-        if "out_channels" in a and n.kernel is not None:
-            return f"Conv{'Transpose' if a.get('transposed') else ''}{len(n.kernel)}d"
-        if "in_features" in a:
-            return "Linear"
-    return n.type
+    -> ``Conv2d``, ``Node.base_type``), else its op name. Rules match on this, never on a
+    class's own name."""
+    return n.base_type or n.type
 
 
 def is_conv(n: Node) -> bool:

@@ -197,9 +197,15 @@ class WSConv2d(nn.Conv2d):
         return F.conv2d(x, w, self.bias, self.stride, self.padding)
 
 
+class PaddedConv(nn.Conv2d):
+    """A subclass that keeps Conv2d's forward: traced as one leaf of type PaddedConv."""
+
+
 def test_conv_subclass_is_checked_as_a_conv():
+    a = analyse(nn.Sequential(PaddedConv(192, 32, 5, padding=2)), (192, 28, 28))
+    assert [(n.type, n.base_type) for n in a.graph.layers] == [("PaddedConv", "Conv2d")]
     # the course's bottleneck example: 28x28x192 -> 5x5 conv -> 32 channels
-    for cls in (nn.Conv2d, WSConv2d):
+    for cls in (nn.Conv2d, WSConv2d, PaddedConv):
         [f] = run(nn.Sequential(cls(192, 32, 5, padding=2, bias=False)), (192, 28, 28),
                   select="P3")
         assert f.code == "P3.no-reduction", cls
