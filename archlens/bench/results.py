@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -40,43 +38,27 @@ class BenchResultsError(ArchlensError, ValueError):
 def save_results(results: dict[str, Any], path: str | Path) -> Path:
     """Validate, then write ``path`` atomically (temp file in the same folder + rename), so a
     reader never sees half a file."""
+    from archlens.outputs import write_file
     validate(results)
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(results, f, indent=1, allow_nan=False)
-                f.write("\n")
-            os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
     except OSError as e:
         raise OutputError(f"cannot write bench results to {path}: {e.strerror or e}; "
                           "choose a writable --out path") from None
+    write_file(path, json.dumps(results, indent=1, allow_nan=False) + "\n",
+               hint="choose a writable --out path")
     return path
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
     """Read and validate a results file; one-line :class:`BenchResultsError` otherwise."""
+    from archlens.io import load_json_bounded
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise BenchResultsError(f"bench results file {path} does not exist; create one with "
-                                "'archlens bench factorization --out FILE.json'") from None
-    except OSError as e:
-        raise BenchResultsError(f"cannot read bench results file {path}: {e.strerror or e}") \
-            from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise BenchResultsError(f"{path} is not JSON (line {e.lineno}: {e.msg}); pass a file "
-                                "written by 'archlens bench factorization'") from None
+                                "'archlens bench factorization --out FILE.json'")
+    data = load_json_bounded(path, what="bench results file", error=BenchResultsError)
     try:
         validate(data)
     except BenchResultsError as e:

@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from archlens.cli.common import add_model_arguments, analysis_from_args, positive_int
-from archlens.errors import OutputError
 from archlens.sanitize import for_terminal
 
 _EPILOG = """\
@@ -65,26 +63,9 @@ def register(subparsers) -> None:
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and ``os.replace``:
-    readers never see a half-written file. Unwritable paths -> :class:`OutputError`."""
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise OutputError(f"cannot write {str(path)!r}: {e.strerror or e}; choose a writable "
-                          "folder") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"cannot write {str(path)!r}: {e.strerror or e}; choose a writable "
-                          "path") from None
+    """Write ``text`` to ``path`` atomically (:func:`archlens.outputs.write_file`)."""
+    from archlens.outputs import write_file
+    write_file(path, text, hint="choose a writable path for --json")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -270,9 +270,10 @@ def write_charts(results: dict[str, Any], out_dir: str | Path, *, png: bool = Tr
     try:
         out.mkdir(parents=True, exist_ok=True)
         page = out / f"{prefix}.html"
-        tmp = out / f".{prefix}.html.tmp"
-        tmp.write_text(charts_html(results), encoding="utf-8")
-        tmp.replace(page)
+        from archlens.outputs import write_file
+        write_file(page, charts_html(results), hint="choose a writable folder")
+    except OutputError:
+        raise
     except OSError as e:
         raise OutputError(f"cannot write charts into {out}: {e.strerror or e}") from None
     written = [page]

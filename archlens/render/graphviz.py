@@ -845,15 +845,17 @@ def write_graph(a: Analysis, path: str | Path, **kw) -> GraphResult:
     if ext not in ("svg", "png", "pdf", "dot", "gv"):
         raise ArchlensError(f"cannot write a graph as {path.suffix or 'no extension'!r}; "
                             "use a .svg, .png, .pdf or .dot file name")
+    from archlens.outputs import write_file
     g = build(a, **kw)
+    hint = "choose a writable path with -o"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if ext in ("dot", "gv"):
-            path.write_text(g.source, encoding="utf-8")
+            write_file(path, g.source, hint=hint)
             return GraphResult(path, g, False, None, 0.0)
         if dot_binary() is None:
             dot_path = path.with_suffix(".dot")
-            dot_path.write_text(g.source, encoding="utf-8")
+            write_file(dot_path, g.source, hint=hint)
             return GraphResult(dot_path, g, False, None, 0.0,
                                message=f"graphviz 'dot' not found; wrote the source to "
                                        f"{dot_path}; {INSTALL_HINT}")
@@ -862,7 +864,9 @@ def write_graph(a: Analysis, path: str | Path, **kw) -> GraphResult:
         seconds = time.perf_counter() - t
         size = svg_size(svg)
         data = svg if ext == "svg" else layout(g.source, ext)
-        path.write_bytes(data)
+        write_file(path, data, hint=hint)
+    except OutputError:
+        raise
     except OSError as e:
         raise OutputError(f"cannot write {path}: {e.strerror or e}; choose a writable path "
                           "with -o") from None

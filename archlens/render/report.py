@@ -63,39 +63,11 @@ def _analyse(model: Any, input_shape, console) -> Analysis:
     return api.analyze(model, input_shape, checks=True)
 
 
-@contextmanager
-def atomic_dir(out: Path) -> Iterator[Path]:
-    """Yield a temporary folder next to ``out``; on success it replaces ``out`` (the old
-    folder is removed only after the new one is in place); on failure it is deleted."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"cannot write the report to {out}: it is a file; choose a folder "
-                          "with --out")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-    except OSError as e:
-        raise OutputError(f"cannot write the report to {out}: {e.strerror or e}; choose a "
-                          "writable folder with --out") from None
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    try:
-        if out.exists():
-            os.replace(out, old)
-        os.replace(tmp, out)
-    except OSError as e:
-        if old.exists() and not out.exists():
-            os.replace(old, out)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise OutputError(f"cannot move the report into {out}: {e.strerror or e}") from None
-    shutil.rmtree(old, ignore_errors=True)
+def atomic_dir(out: Path):
+    """The report folder, written atomically and only over a folder archlens wrote:
+    :func:`archlens.outputs.output_dir`."""
+    from archlens.outputs import output_dir
+    return output_dir(out)
 
 
 def _write(path: Path, data: str | bytes) -> None:

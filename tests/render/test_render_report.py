@@ -67,7 +67,8 @@ def evil_report(tmp_path_factory) -> tuple[Path, object]:
 def test_report_folder_contents(evil_report):
     out, a = evil_report
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert names == sorted(["report.html", "report.md", "graph.svg", "analysis.json"]
+    assert names == sorted(["report.html", "report.md", "graph.svg", "analysis.json",
+                            ".archlens-report"]  # the ownership marker (archlens.outputs)
                            + [f"charts/{c}.html" for c in report_charts()])
     assert json.loads((out / "analysis.json").read_text()) == json.loads(
         json.dumps(a.to_dict()))
@@ -124,7 +125,7 @@ def test_graph_svg_is_escaped(evil_report):
 
 def test_failed_run_keeps_previous_report(tmp_path, monkeypatch):
     out = tmp_path / "r"
-    out.mkdir()
+    report.write_report(toy_net(), out, png=False, console=False)  # the previous report
     (out / "marker").write_text("previous")
     from archlens.render import charts
 
