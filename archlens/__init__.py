@@ -7,21 +7,22 @@ Public API (everything the CLI and the dashboard use):
 - :func:`report` (analysis -> report folder)
 - :func:`effective_rf` (model + layer -> measured effective receptive field)
 - :func:`diff` (two analyses -> :class:`~archlens.diff.Diff` data), :func:`load`
+- :func:`profile` (model -> measured per-layer latency, :class:`~archlens.profile.Profile`)
 - :mod:`archlens.zoo` (list_models, get_model, card)
 """
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["analyze", "check", "diff", "load", "report", "compare", "effective_rf", "zoo",
-           "__version__"]
+__all__ = ["analyze", "check", "diff", "load", "report", "compare", "effective_rf", "profile",
+           "zoo", "__version__"]
 
 
 def __getattr__(name: str):
     # Lazy: `import archlens` must not import torch until something needs it.
-    if name == "zoo":
+    if name in ("zoo", "profile"):  # archlens.profile: a callable package (see its doc)
         import importlib
-        return importlib.import_module("archlens.zoo")
+        return importlib.import_module(f"archlens.{name}")
     if name in ("analyze", "check", "diff", "load", "report", "compare", "effective_rf"):
         from archlens import api
         return getattr(api, name)

@@ -95,3 +95,19 @@ def effective_rf(model: "str | nn.Module", layer: str | None = None,
     from archlens.metrics import erf
     return erf.effective_rf(model, layer, input_shape, analysis=analysis, unit=unit,
                             samples=samples, seed=seed, device=device)
+
+
+def profile(model: "str | nn.Module", input_shape: Sequence[int] | str | None = None, *,
+            device: str = "cpu", dtype: str = "float32", batch: int = 1,
+            threads: int | None = None, channels_last: bool = False, warmup: int = 3,
+            repeats: int | None = None, min_time: float = 3.0, roofline: Any = True,
+            progress: Any = None) -> "Any":
+    """Measured latency of every layer of the analysed graph (median and IQR over ``repeats``
+    passes), the whole-model median beside their sum, bytes moved per layer, the device
+    roofline (measured) and the analytical estimate per layer: a
+    :class:`~archlens.profile.Profile` (``to_dict`` / ``from_dict``). See docs/profile.md."""
+    from archlens.profile.run import profile_model
+    return profile_model(model, input_shape, device=device, dtype=dtype, batch=batch,
+                         threads=threads, channels_last=channels_last, warmup=warmup,
+                         repeats=repeats, min_time=min_time, roofline=roofline,
+                         progress=progress)
