@@ -14,7 +14,16 @@ Each rule is a pure function of the analysed graph, registered by code (see
 ``P4.param-concentration``  most parameters in the classifier head (or one layer)
 ``P4.stage-imbalance``      one grid stage does most of the convolution work
 ``P4.depth-width``          depth piled into one stage, or a network much deeper than wide
+``G1.unequal-widths``       1x1 conv with very unequal input and output widths
+``G2.group-count``          grouped conv whose groups raise its memory traffic at equal MACs
+``G3.fragmentation``        many-branch block whose time share exceeds its MAC share
+``G4.elementwise``          element-wise ops take a time share far above their MAC share
 =========================== =============================================================
+
+The G rules are ShuffleNet V2's guidelines (Ma et al. 2018, docs/guidelines.md): about time,
+not representation, so they run when the checks get a profile (``profile=``) or when they are
+selected by code (``select=["G"]``); they use measured times when a profile is given and the
+roofline estimate of an assumed device otherwise.
 
 >>> from archlens import checks
 >>> findings = checks.run(analysis, select=["P1", "P3"])   # doctest: +SKIP
@@ -28,6 +37,7 @@ from typing import Any
 from archlens.analysis import SEVERITIES, Analysis, Finding
 from archlens.checks import p1_bottleneck, p2_local_width, p3_spatial_aggregation, p4_balance  # noqa: F401  (registration)
 from archlens.checks import scope
+from archlens.checks import g1_channel_balance, g2_group_count, g3_fragmentation, g4_elementwise  # noqa: F401  (registration)
 from archlens.checks._common import Context
 from archlens.checks._registry import PRINCIPLES, RULES, Rule, selected_codes
 from archlens.checks.config import DEFAULTS, CheckConfig, from_mapping, load_config, resolve
@@ -44,13 +54,16 @@ _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 def run(analysis: Analysis | Graph, config: CheckConfig | Mapping[str, Any] | str |
         os.PathLike[str] | None = None, select: Iterable[str] | str | None = None,
-        ignore: Iterable[str] | str | None = None) -> tuple[Finding, ...]:
+        ignore: Iterable[str] | str | None = None, profile: Any = None
+        ) -> tuple[Finding, ...]:
     """All findings of the selected rules, grouped by principle, most severe first.
 
     ``config``: a :class:`CheckConfig`, a mapping of settings, a TOML path, or None (the
     current directory's ``pyproject.toml`` ``[tool.archlens.check]``, else the defaults).
     ``select`` / ``ignore``: codes or prefixes (``"P1"``, ``"P3.factorize-large"``), as a list
     or a comma-separated string; they override / extend the config's own lists.
+    ``profile``: an :class:`archlens.profile.Profile` of the same model: the G guidelines run
+    and use its measured times (without it they run only when selected, with estimates).
     Unknown codes and bad settings raise :class:`~archlens.errors.ConfigError`.
 
     A model the principles do not apply to (no conv aggregates over space: a pure
@@ -58,10 +71,12 @@ def run(analysis: Analysis | Graph, config: CheckConfig | Mapping[str, Any] | st
     :mod:`archlens.checks.scope`), whatever is selected.
     """
     cfg = resolve(config)
-    codes = selected_codes(select if select is not None else cfg.select,
-                           [*_as_list(ignore), *cfg.ignore])
+    chosen = select if select is not None else cfg.select
+    codes = selected_codes(chosen, [*_as_list(ignore), *cfg.ignore])
+    if profile is None and not _names_guidelines(chosen):
+        codes = [c for c in codes if not c.startswith("G")]
     graph = analysis.graph if isinstance(analysis, Analysis) else analysis
-    ctx = Context.of(graph)
+    ctx = Context.of(graph, profile)
     note = scope.not_applicable(ctx)
     if note is not None:
         return (note,)
@@ -77,6 +92,12 @@ def run(analysis: Analysis | Graph, config: CheckConfig | Mapping[str, Any] | st
         return (f.principle, _RANK.get(f.severity, 9), order.get(f.code, 99),
                 graph.position(first) if first else 0)
     return tuple(sorted(findings, key=key))
+
+
+def _names_guidelines(select: Iterable[str] | str | None) -> bool:
+    """True when a select list names a G rule or the G family explicitly."""
+    items = [select] if isinstance(select, str) else list(select or ())
+    return any(t.strip()[:1] in "gG" for item in items for t in str(item).split(","))
 
 
 def _as_list(v: Iterable[str] | str | None) -> list[str]:
@@ -166,8 +187,10 @@ def _merge(fs: list[Finding]) -> Finding:
     return Finding(
         code=first.code, severity=first.severity, layers=tuple(names), message=message,
         evidence=evidence,
-        fix=f"{fix}; together {macs:,} MACs and {params:,} params",
-        saving={"macs": macs, "params": params}, data=data)
+        fix=f"{fix}; together {macs:,} MACs and {params:,} params" if any(
+            f.saving for f in fs) else fix,   # rules about time (G) save no MACs
+        saving={"macs": macs, "params": params} if any(f.saving for f in fs) else None,
+        data=data)
 
 
 def summarize(findings: Sequence[Finding], analysis: Analysis | None = None) -> dict[str, Any]:

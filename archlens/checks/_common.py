@@ -19,9 +19,10 @@ Vocabulary used by the rules and ``docs/principles.md``:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from archlens.graph import Graph, Node
 
@@ -365,9 +366,31 @@ class Context:
     n_layers: int = 0
     layout: dict[str, str] = field(default_factory=dict, repr=False)   # see layouts()
     gates: frozenset[str] = frozenset()                                # see gates()
+    # -- measurements, when the checks run with a profile (the G guidelines read them) ------
+    timing: Mapping[str, float] | None = field(default=None, repr=False)  # node -> median s
+    roofline: tuple[float, float] | None = None   # measured (peak MAC/s, bandwidth bytes/s)
+    itemsize: int = 4                             # bytes per element of the profiled dtype
+    device: str = ""                              # what the profile ran on, for messages
 
     @classmethod
-    def of(cls, graph: Graph) -> "Context":
+    def of(cls, graph: Graph, profile: Any = None) -> "Context":
+        """The context of ``graph``; with ``profile`` (an :class:`archlens.profile.Profile`)
+        the per-node medians and the measured roofline come along for the G rules."""
+        ctx = cls._of(graph)
+        if profile is None:
+            return ctx
+        from dataclasses import replace
+        roof = profile.roofline
+        return replace(ctx, timing=profile.latency(),
+                       roofline=(roof.peak_macs_per_s, roof.bandwidth_bytes_per_s)
+                       if roof is not None else None,
+                       itemsize={"float32": 4, "float16": 2, "bfloat16": 2,
+                                 "float64": 8}.get(profile.dtype, 4),
+                       device=f"{profile.device} ({profile.env.get('device_name') or '?'}, "
+                              f"{profile.dtype}, {profile.threads} threads)")
+
+    @classmethod
+    def _of(cls, graph: Graph) -> "Context":
         lay = layouts(graph)
         gate = gates(graph, lay)
         main = tuple(nd for nd in _main_path(graph) if nd.name not in gate)

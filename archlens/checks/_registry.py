@@ -22,6 +22,11 @@ PRINCIPLES = {
     "P2": "Higher-dimensional representations are easier to process locally",
     "P3": "Spatial aggregation can be done over lower-dimensional embeddings",
     "P4": "Balance the width and the depth of the network",
+    # ShuffleNet V2's guidelines (Ma et al. 2018): opt-in, see checks.run
+    "G1": "Equal channel width minimizes memory access cost",
+    "G2": "Excessive group convolution increases memory access cost",
+    "G3": "Network fragmentation reduces the degree of parallelism",
+    "G4": "Element-wise operations are non-negligible",
 }
 
 
@@ -85,7 +90,7 @@ def _tokens(spec: Iterable[str] | str | None) -> list[str]:
 
 
 def _norm(token: str) -> str:
-    return token[:1].upper() + token[1:] if token[:1] in "pP" else token
+    return token[:1].upper() + token[1:] if token[:1] in "pPgG" else token
 
 
 def _matches(code: str, token: str) -> bool:

@@ -51,6 +51,18 @@ class CheckConfig:
     p4_depth_share: float = 0.6        # one stage holds >= 60 % of the depth ...
     p4_width_per_layer: float = 4.0    # widest trunk < 4 channels per layer of depth: info
     p4_width_per_layer_warn: float = 1.0   # ... < 1 channel per layer (deeper than wide): warn
+    # -- G1..G4: the ShuffleNet-V2 guidelines (docs/guidelines.md) ------------------------
+    g1_min_excess: float = 1.4         # 1x1 conv memory access cost >= 1.4x its lower bound
+    g1_warn_excess: float = 2.0        # ... warning from 2x
+    g2_min_groups: int = 2             # grouped convs from 2 groups (depthwise excluded)
+    g2_min_excess: float = 1.25        # traffic >= 1.25x the ungrouped conv of equal MACs
+    g3_min_branches: int = 4           # a block merging >= 4 branches is fragmented
+    g3_min_ratio: float = 1.5          # ... when its time share >= 1.5x its MAC share
+    g3_min_share: float = 0.01         # ... and >= 1 % of the model's time
+    g4_min_share: float = 0.10         # element-wise ops >= 10 % of the time ...
+    g4_min_ratio: float = 3.0          # ... and >= 3x their MAC share
+    g_peak_gmacs: float = 40.0         # assumed device without a profile: GMAC/s ...
+    g_bandwidth_gbs: float = 20.0      # ... and GB/s (the dev CPU, 1 thread, docs/guidelines.md)
     # -- output --------------------------------------------------------------------------
     aggregate: bool = True             # merge repeated findings of one pattern into one
     select: tuple[str, ...] = ()
@@ -113,13 +125,15 @@ def _coerce(key: str, value: Any, default: Any, source: str) -> Any:
 
 def _validate(cfg: CheckConfig, source: str) -> None:
     for key in ("early_fraction", "p1_error_below_input", "p3_reduce_ratio", "p3_min_saving",
-                "p4_head_share", "p4_layer_share", "p4_stage_share", "p4_depth_share"):
+                "p4_head_share", "p4_layer_share", "p4_stage_share", "p4_depth_share",
+                "g3_min_share", "g4_min_share"):
         v = getattr(cfg, key)
         if not 0 <= v <= 1:
             raise ConfigError(f"{source}: {key.replace('_', '-')} must be between 0 and 1, "
                               f"got {v}")
     for key in ("p1_warn_drop_early", "p1_warn_drop", "p1_error_drop", "p1_squeeze_warn",
-                "p2_min_area_ratio", "p3_expand_info"):
+                "p2_min_area_ratio", "p3_expand_info", "g1_min_excess", "g1_warn_excess",
+                "g2_min_excess", "g3_min_ratio", "g4_min_ratio"):
         v = getattr(cfg, key)
         if v < 1:
             raise ConfigError(f"{source}: {key.replace('_', '-')} is a ratio and must be "
@@ -127,6 +141,10 @@ def _validate(cfg: CheckConfig, source: str) -> None:
     if cfg.p4_width_per_layer_warn > cfg.p4_width_per_layer:
         raise ConfigError(f"{source}: p4-width-per-layer-warn ({cfg.p4_width_per_layer_warn}) "
                           f"must not exceed p4-width-per-layer ({cfg.p4_width_per_layer})")
+    for key in ("g_peak_gmacs", "g_bandwidth_gbs"):
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"{source}: {key.replace('_', '-')} must be positive, got "
+                              f"{getattr(cfg, key)}")
     if cfg.p3_asym_grid_min > cfg.p3_asym_grid_max:
         raise ConfigError(f"{source}: p3-asym-grid-min ({cfg.p3_asym_grid_min}) must not "
                           f"exceed p3-asym-grid-max ({cfg.p3_asym_grid_max})")

@@ -15,17 +15,28 @@ from __future__ import annotations
 import sys
 import types
 
+from typing import Any
+
 from archlens.profile.result import SCHEMA, LayerProfile, Profile, load
 from archlens.profile.roofline import Roofline, measure_roofline
-from archlens.profile.run import ProfileError, profile_model
 from archlens.profile.traffic import Traffic, node_traffic
 
 __all__ = ["profile_model", "Profile", "LayerProfile", "Roofline", "measure_roofline",
            "Traffic", "node_traffic", "load", "SCHEMA", "ProfileError"]
 
 
+def __getattr__(name: str) -> Any:
+    # the measuring side imports torch: loaded on first use, so the pure parts (traffic,
+    # result) stay cheap to import (the G checks read them)
+    if name in ("profile_model", "ProfileError"):
+        from archlens.profile import run
+        return getattr(run, name)
+    raise AttributeError(f"module 'archlens.profile' has no attribute {name!r}")
+
+
 class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs) -> Profile:
+    def __call__(self, *args: Any, **kwargs: Any) -> Profile:
+        from archlens.profile.run import profile_model
         return profile_model(*args, **kwargs)
 
 

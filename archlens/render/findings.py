@@ -23,6 +23,10 @@ PRINCIPLE_TITLES = {
     "P2": "Principle 2: higher-dimensional representations are easier to process locally",
     "P3": "Principle 3: spatial aggregation over lower-dimensional embeddings",
     "P4": "Principle 4: balance the width and the depth of the network",
+    "G1": "Guideline G1 (ShuffleNet V2): equal channel width minimizes memory access cost",
+    "G2": "Guideline G2 (ShuffleNet V2): excessive group convolution increases memory access",
+    "G3": "Guideline G3 (ShuffleNet V2): network fragmentation reduces parallelism",
+    "G4": "Guideline G4 (ShuffleNet V2): element-wise operations are non-negligible",
 }
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 _ICON = {"error": "ERROR", "warning": "WARN", "info": "INFO"}
