@@ -80,7 +80,9 @@ class Profile:
     whole_q3_s: float
     roofline: Roofline | None = None
     env: dict[str, Any] = field(default_factory=dict)
-    missing: tuple[str, ...] = ()   # analysed nodes that got no time (should stay empty)
+    # analysed nodes a plain pass does not run as ops (a shape read fvcore's jit trace turned
+    # into a node): no time, listed so that nothing is silently zero
+    missing: tuple[str, ...] = ()
 
     # ----- totals -------------------------------------------------------------------------
     @property
