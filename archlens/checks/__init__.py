@@ -78,9 +78,12 @@ def run(analysis: Analysis | Graph, config: CheckConfig | Mapping[str, Any] | st
     graph = analysis.graph if isinstance(analysis, Analysis) else analysis
     ctx = Context.of(graph, profile)
     note = scope.not_applicable(ctx)
-    if note is not None:
-        return (note,)
     findings: list[Finding] = []
+    if note is not None:   # P1-P4 do not apply; the G guidelines (about time) still do
+        codes = [c for c in codes if c.startswith("G")]
+        if not codes:
+            return (note,)
+        findings.append(note)
     for code in codes:
         findings.extend(RULES[code].func(ctx, cfg))
     if cfg.aggregate:

@@ -85,18 +85,18 @@ def is_elementwise(n: Node) -> bool:
     element: activations, eval-mode BN, residual adds, gates (``x * s``)."""
     if n.kind == "input" or not n.out_shape:
         return False
-    t = n.type.lower().rstrip("_")
+    t = n.base_type.lower().rstrip("_")   # a user subclass of nn.ReLU is a ReLU
     if t not in _ELEMENTWISE:
         return False
     return all(len(s) == len(n.out_shape) for s in n.in_shapes)
 
 
 def is_bn(n: Node) -> bool:
-    return n.type.lower().rstrip("_") in ("batchnorm1d", "batchnorm2d", "batchnorm3d",
-                                          "batch_norm")
+    return n.base_type.lower().rstrip("_") in ("batchnorm1d", "batchnorm2d", "batchnorm3d",
+                                               "batch_norm")
 
 
 def is_merge(n: Node) -> bool:
     """A node that joins parallel branches: concatenation or a sum of several inputs."""
-    return n.type.lower().rstrip("_") in ("cat", "concat", "concatenate", "stack", "add") \
+    return n.base_type.lower().rstrip("_") in ("cat", "concat", "concatenate", "stack", "add") \
         and len(n.inputs) >= 2

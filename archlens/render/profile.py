@@ -7,7 +7,6 @@ bandwidth in GB/s (10^9 bytes), intensity in MACs/byte; an estimate is labelled 
 """
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archlens.profile.result import LayerProfile, Profile
+from archlens.sanitize import for_html, for_terminal, visible
 
 
 def _ms(seconds: float | None, digits: int = 3) -> str:
@@ -28,7 +28,7 @@ def _pct(v: float | None, digits: int = 1) -> str:
 
 def _t(text: object) -> str:
     """Model-supplied text for plotly (which renders a subset of HTML): always plain text."""
-    return html.escape(str(text), quote=False)
+    return for_html(text)
 
 
 def top_layers(p: Profile, n: int, sort: str = "latency") -> list[LayerProfile]:
@@ -54,8 +54,8 @@ class ProfileView:
     def layer_table(self) -> Table:
         p = self.profile
         roof = p.roofline is not None
-        t = Table(title=f"{p.model}: {min(self.top, len(p.layers))} of {len(p.layers)} layers "
-                        f"by {self.sort} ({p.device}, {p.dtype}, {p.threads} threads, "
+        t = Table(title=f"{for_terminal(p.model)}: {min(self.top, len(p.layers))} of {len(p.layers)} "
+                        f"layers by {self.sort} ({p.device}, {p.dtype}, {p.threads} threads, "
                         f"batch {p.input_shape[0]})", title_justify="left")
         t.add_column("layer", overflow="fold")
         t.add_column("type")
@@ -67,7 +67,7 @@ class ProfileView:
         for lp in top_layers(p, self.top, self.sort):
             row = p.layer_row(lp)
             ach = lp.achieved_macs_per_s
-            cells = [Text(lp.name), Text(lp.type), _ms(lp.median_s), _ms(lp.iqr_s),
+            cells = [Text(visible(lp.name)), Text(visible(lp.type)), _ms(lp.median_s), _ms(lp.iqr_s),
                      _pct(row["latency_share"]), _pct(row["mac_share"]),
                      "" if ach is None else f"{ach / 1e9:.1f}"]
             if roof:
@@ -88,7 +88,7 @@ class ProfileView:
         for b in p.blocks(self.depth or 1):
             ratio = (b["latency_share"] / b["mac_share"]
                      if b["mac_share"] and b["latency_share"] is not None else None)
-            t.add_row(Text(b["name"]), str(b["nodes"]), _ms(b["median_s"]),
+            t.add_row(Text(visible(b["name"])), str(b["nodes"]), _ms(b["median_s"]),
                       _pct(b["latency_share"]), _pct(b["mac_share"]),
                       "" if ratio is None else f"{ratio:.2f}x")
         return t
@@ -114,11 +114,13 @@ class ProfileView:
             lines.append(f"analytical estimate (max of compute and traffic time per layer, "
                          f"summed): {_ms(est)} ms")
         if p.missing:
-            lines.append(f"{len(p.missing)} layers got no time: {', '.join(p.missing[:5])}")
+            lines.append(f"{len(p.missing)} analysed nodes ran no op in a plain pass (shape "
+                         f"reads under fvcore's trace), no time: "
+                         f"{visible(', '.join(p.missing[:5]))}")
         env = p.env
         dev = env.get("device_name") or p.device
         load = env.get("load_average_start")
-        lines.append(f"device: {dev}; torch {env.get('torch', '?')}"
+        lines.append(f"device: {visible(dev)}; torch {env.get('torch', '?')}"
                      + (f"; cuDNN {env['cudnn']}; driver {env.get('driver')}"
                         if env.get("cudnn") else "")
                      + (f"; load average at start {load[0]:.2f}" if load else ""))

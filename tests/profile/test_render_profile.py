@@ -58,3 +58,14 @@ def test_share_chart_and_treemap_sum_to_the_profile():
     tm = treemap(profile()).data[0]
     leaf = [v for i, v in zip(tm.ids, tm.values) if i.startswith("n:")]
     assert abs(sum(leaf) - 4.0) < 1e-9
+
+
+def test_hostile_model_and_layer_names_are_text_in_the_terminal():
+    from dataclasses import replace
+    p = profile()
+    lp = replace(p.layers[0], name="[bold]x\x1b]0;t\x07")
+    p = replace(p, model="[/bold]m", layers=(lp,) + p.layers[1:])
+    c = Console(width=200, record=True, color_system=None)
+    c.print(ProfileView(p, top=3))
+    text = c.export_text()
+    assert "[/bold]m" in text and "[bold]x\\x1b]0;t\\x07" in text and "\x1b" not in text
