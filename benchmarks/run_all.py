@@ -19,6 +19,7 @@ SCRIPTS = {
     "report": ["bench_report.py"],
     "dashboard": ["bench_dashboard.py", "--no-server"],
     "factorization": ["bench_factorization_quick.py", "--out", "/tmp/archlens-bench-quick.json"],
+    "profile": ["bench_profile.py", "--quick"],
 }
 
 
