@@ -35,13 +35,16 @@ def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = 
 
 def check(analysis: "Analysis | str | nn.Module", *, config: Any = None,
           select: Sequence[str] | None = None, ignore: Sequence[str] | None = None,
-          input_shape: Sequence[int] | str | None = None) -> "tuple[Finding, ...]":
-    """Design-principle findings (Inception-v3 paper, section 2) for an analysis or a model."""
+          input_shape: Sequence[int] | str | None = None,
+          profile: Any = None) -> "tuple[Finding, ...]":
+    """Design-principle findings (Inception-v3 paper, section 2) for an analysis or a model;
+    with ``profile`` (an :class:`~archlens.profile.Profile` of the model) also ShuffleNet V2's
+    guidelines G1-G4 on its measured times."""
     from archlens import checks
     from archlens.analysis import Analysis
     if not isinstance(analysis, Analysis):
         analysis = analyze(analysis, input_shape, checks=False)
-    return checks.run(analysis, config=config, select=select, ignore=ignore)
+    return checks.run(analysis, config=config, select=select, ignore=ignore, profile=profile)
 
 
 def load(source: "Analysis | str | Path | nn.Module",

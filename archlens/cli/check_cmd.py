@@ -2,7 +2,7 @@
 
     archlens check MODEL [--input CxHxW] [--format text|json|markdown]
                    [--fail-on error|warning|never] [--select P1,P3] [--ignore P4]
-                   [--config FILE] [--reference MODEL|none]
+                   [--config FILE] [--reference MODEL|none] [--profile cpu|cuda|FILE]
 
 Exit status: 1 when a finding at or above ``--fail-on`` exists (default: error), 0 otherwise,
 2 on usage errors (unknown model or rule code, bad config).
@@ -27,12 +27,20 @@ rules (select or ignore by code or prefix, e.g. --select P1,P3 --ignore P3.facto
   P4.param-concentration    most parameters in the classifier head (or one layer)
   P4.stage-imbalance        one grid stage does most of the convolution work
   P4.depth-width            depth piled into one stage, or a network much deeper than wide
+  G1.unequal-widths         1x1 conv with very unequal input and output widths
+  G2.group-count            grouped conv whose groups raise its memory traffic at equal MACs
+  G3.fragmentation          many-branch block whose time share exceeds its MAC share
+  G4.elementwise            element-wise ops take a time share far above their MAC share
+  (G1-G4: ShuffleNet V2's guidelines, run with --profile (measured times) or when selected,
+  e.g. --select G1,G2,G3,G4 (roofline estimates); docs/guidelines.md)
 
 examples:
   archlens check inception_v3                          exit 1 only on errors
   archlens check vgg16 --fail-on warning --format markdown
   archlens check inception_v3_unfactorized --select P3 --format json
   archlens check my_net.py:build --input 3x224x224 --config checks.toml
+  archlens check inception_v3 --profile cpu              + G1-G4 on times measured now
+  archlens check resnet50 --profile resnet50.profile.json
 
 Thresholds come from [tool.archlens.check] in ./pyproject.toml or --config FILE (see
 docs/principles.md). Savings are exact MACs (multiply-accumulates) and parameters of the
@@ -68,6 +76,9 @@ def register(subparsers) -> None:
                         "factorization saving (default: for a zoo variant whose "
                         "factorization savings exceed 10%% of its MACs, its base model, e.g. "
                         "inception_v3 for inception_v3_unfactorized; 'none' to skip)")
+    p.add_argument("--profile", metavar="cpu|cuda|FILE", default=None,
+                   help="also run the G1-G4 guidelines on measured times: profile the model "
+                        "now on cpu or cuda, or read FILE written by 'archlens profile --json'")
     p.set_defaults(func=run)
 
 
@@ -125,7 +136,18 @@ def run(args: argparse.Namespace) -> int:
     checks.selected_codes(args.select if args.select is not None else cfg.select,
                           [*(args.ignore.split(",") if args.ignore else []), *cfg.ignore])
     analysis = analysis_from_args(args, checks=False)
-    findings = checks.run(analysis, config=cfg, select=args.select, ignore=args.ignore)
+    prof = None
+    if args.profile:
+        from archlens.cli.profile_cmd import profile_for
+        prof = profile_for(args.profile, analysis, args)
+    findings = checks.run(analysis, config=cfg, select=args.select, ignore=args.ignore,
+                          profile=prof)
+    if prof is not None:  # P3 factorization fixes meet a measurement on the same device
+        from archlens.profile.p3 import with_measured_latency
+        from archlens.profile.run import device_available
+        if device_available(prof.device):
+            findings = with_measured_latency(findings, analysis, device=prof.device,
+                                             dtype=prof.dtype, threads=prof.threads)
     summary = checks.summarize(findings, analysis)
     ref = _reference(args, analysis, summary)
     if ref:

@@ -152,6 +152,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def profile_for(spec: str, analysis, args: argparse.Namespace):
+    """``--profile cpu|cuda`` (measure now, with progress) or ``--profile FILE.json`` (read a
+    profile written by ``archlens profile --json``) for ``analysis``'s model, checked to hold
+    the same layers."""
+    from archlens import api
+    from archlens.errors import ConfigError
+    if spec in ("cpu", "cuda"):
+        progress = _Progress()
+        try:
+            return api.profile(args.model, input_shape(args), device=spec,
+                               batch=getattr(args, "batch", 1), progress=progress)
+        finally:
+            progress.close()
+    from archlens.profile import load
+    prof = load(spec)
+    names = [n.name for n in analysis.graph.layers]
+    if [lp.name for lp in prof.layers] != names or tuple(prof.input_shape) != tuple(
+            analysis.input_shape):
+        raise ConfigError(f"profile {spec!r} is of {prof.model} on "
+                          f"{'x'.join(map(str, prof.input_shape))}, whose layers differ from "
+                          f"{analysis.model} on {'x'.join(map(str, analysis.input_shape))}; "
+                          "profile this model with 'archlens profile MODEL --json PATH'")
+    return prof
+
+
 def _check_folder(folder: str) -> None:
     from archlens.errors import OutputError
     p = Path(folder)

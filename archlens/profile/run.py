@@ -61,6 +61,15 @@ def _device_settings(device: str, threads: int | None):
             torch.set_flush_denormal(False)
 
 
+def device_available(device: str) -> bool:
+    """Whether ``device`` ("cpu", "cuda") can run here (a CUDA profile read on a CPU machine
+    cannot be re-measured)."""
+    if device == "cpu":
+        return True
+    import torch
+    return device == "cuda" and torch.cuda.is_available()
+
+
 def _check_request(device: str, dtype: str, threads: int | None, warmup: int,
                    repeats: int | None) -> None:
     if device not in ("cpu", "cuda"):
