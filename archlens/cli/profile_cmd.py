@@ -21,6 +21,7 @@ examples:
   archlens profile inception_v3 --sort order --top 400
   archlens profile resnet50 --json resnet50.profile.json --charts charts/
   archlens profile resnet50 --device cuda --dtype bfloat16
+  archlens profile resnet50.profile.json --top 30     show a saved profile (no measuring)
 
 Times are medians over the timed passes (ms), IQR = interquartile range; time % and MACs % are
 shares of the model; GMAC/s = 10^9 multiply-accumulates per second; roofline % = achieved over
@@ -42,7 +43,8 @@ def register(subparsers) -> None:
                     "estimate per layer beside the measured time. CUDA: events around each op "
                     "without per-layer synchronisation, cuDNN benchmark mode.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    p.add_argument("model", metavar="MODEL", help=MODEL_HELP + "; or a profile .json written "
+                   "by --json, shown again without measuring")
     p.add_argument("--input", metavar="CxHxW", default=None,
                    help="input shape without batch, e.g. 3x299x299 (default: the zoo card's)")
     p.add_argument("--batch", type=positive_int, default=1, metavar="N",
@@ -123,15 +125,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--min-time must be positive, got {args.min_time}")
     if args.charts:
         _check_folder(args.charts)
-    progress = _Progress()
-    try:
-        prof = api.profile(args.model, input_shape(args), device=args.device, dtype=args.dtype,
-                           batch=args.batch, threads=args.threads,
-                           channels_last=args.channels_last, warmup=args.warmup,
-                           repeats=args.repeats, min_time=args.min_time,
-                           roofline=not args.no_roofline, progress=progress)
-    finally:
-        progress.close()
+    if args.model.endswith(".json") and Path(args.model).is_file():
+        from archlens.profile import load
+        prof = load(args.model)
+    else:
+        progress = _Progress()
+        try:
+            prof = api.profile(args.model, input_shape(args), device=args.device,
+                               dtype=args.dtype, batch=args.batch, threads=args.threads,
+                               channels_last=args.channels_last, warmup=args.warmup,
+                               repeats=args.repeats, min_time=args.min_time,
+                               roofline=not args.no_roofline, progress=progress)
+        finally:
+            progress.close()
     if args.json == "-":
         sys.stdout.write(prof.to_json() + "\n")
     elif args.json:

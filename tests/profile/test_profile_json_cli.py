@@ -108,3 +108,12 @@ def test_cli_errors_are_one_line(argv, msg, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("archlens: error:") and msg in err and err.count("\n") == 1
+
+
+def test_cli_shows_a_saved_profile_without_measuring(prof, tmp_path, capsys):
+    path = tmp_path / "saved.json"
+    path.write_text(prof.to_json(), encoding="utf-8")
+    assert main(["profile", str(path), "--top", "2", "--sort", "order"]) == 0
+    out = capsys.readouterr().out
+    assert f"{2} of {len(prof.layers)}" in out and "whole model: median" in out
+    assert f"{prof.whole_median_s * 1e3:.3f} ms" in out
