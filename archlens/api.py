@@ -17,7 +17,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = None, *,
             batch: int = 1, device: str = "cpu", dtype: str = "float32",
-            checks: bool = True, check_config: Any = None) -> "Analysis":
+            checks: bool = True, check_config: Any = None,
+            max_memory: int | str | None = None, timeout: float | None = None,
+            quiet_stdout: bool = False) -> "Analysis":
     """Trace ``model`` once and annotate every layer with shapes, params, MACs, activations and
     receptive field; with ``checks`` (default) the design-principle findings are attached.
 
@@ -25,9 +27,31 @@ def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = 
     ``nn.Module``. ``input_shape``: (C, H, W) or "CxHxW"; defaults to the zoo card's.
     ``device``: "cpu" (real tensors, fvcore counts), "meta" (nothing allocated,
     torch.utils.flop_counter counts) or "cuda".
+
+    Guards (:mod:`archlens.guard`): ``max_memory`` (bytes, "8G", or "auto" = 90 % of the
+    available memory) refuses a CPU/CUDA run whose weights + peak activations, estimated
+    on meta first, exceed it; ``timeout`` (seconds, main thread only) stops a forward
+    that never returns; ``quiet_stdout`` sends what the model prints to stderr. Whatever
+    the guards, ``sys.exit``, recursion and allocation failures in the user's code become
+    one-line errors naming where they happened.
     """
-    from archlens import engine
-    result = engine.analyze_model(model, input_shape, batch=batch, device=device, dtype=dtype)
+    from archlens import engine, guard
+    label = model if isinstance(model, str) else type(model).__name__
+
+    def run() -> "Analysis":
+        guard.check_size(input_shape, batch)
+        guard.check_memory(model, input_shape, batch=batch, device=device, dtype=dtype,
+                           limit=max_memory)
+        try:
+            return guard.check_counted(engine.analyze_model(
+                model, input_shape, batch=batch, device=device, dtype=dtype))
+        except Exception as e:  # a scripted submodule takes no hooks: say so
+            from archlens.errors import ArchlensError
+            if isinstance(e, ArchlensError):
+                guard.explain_script_modules(model, label)
+            raise
+
+    result = guard.guarded(run, label=label, timeout=timeout, quiet_stdout=quiet_stdout)
     if checks:
         result = result.with_findings(check(result, config=check_config))
     return result

@@ -62,3 +62,13 @@ class MissingDependencyError(ArchlensError):
 def suggest(name: str, known: Iterable[str], n: int = 3) -> list[str]:
     """Close matches of ``name`` among ``known`` (for 'did you mean' hints)."""
     return difflib.get_close_matches(name, list(known), n=n, cutoff=0.6)
+
+
+class UserCodeError(ArchlensError):
+    """The user's model code stopped the analysis (sys.exit, recursion, out of memory...);
+    the message says where: importing, building or the forward pass, and the file:line."""
+
+
+class ResourceLimitError(ArchlensError):
+    """An analysis refused or stopped by a limit: --max-memory (estimated on meta) or
+    --timeout; the message gives the numbers and the way out (--device meta, a larger limit)."""

@@ -112,6 +112,9 @@ def _call(obj: Any, ref: str, device: str | None) -> nn.Module:
             with _device_ctx(device):
                 model = obj()
         except TypeError as e:
+            if _takes_no_arguments(obj):  # the TypeError came from inside the builder
+                raise ModelLoadError(f"building {ref!r} failed: {_first_line(e)}"
+                                     f"{_user_frame(e)}") from None
             raise ModelLoadError(f"calling {ref!r} with no arguments failed: {_first_line(e)}; "
                                  "point at a callable that needs no arguments") from None
         except Exception as e:
@@ -124,6 +127,29 @@ def _call(obj: Any, ref: str, device: str | None) -> nn.Module:
     if device == "meta" and any(not p.is_meta for p in model.parameters()):
         model = to_meta(model)
     return model
+
+
+def _takes_no_arguments(obj: Any) -> bool:
+    """Whether ``obj()`` binds (so a TypeError it raised is not about its arguments)."""
+    try:
+        inspect.signature(obj).bind()
+    except TypeError:
+        return False
+    except ValueError:  # no signature (a builtin): cannot tell
+        return False
+    return True
+
+
+def _user_frame(e: BaseException) -> str:
+    """' (at file.py:12 in build)': the innermost frame of the user's code in ``e``."""
+    import traceback
+    here = str(Path(__file__).resolve().parent)
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if not os.path.abspath(f.filename).startswith(here)
+              and "site-packages" not in f.filename
+              and not f.filename.startswith(os.path.dirname(os.__file__))]
+    return f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" \
+        if frames else ""
 
 
 def to_meta(model: nn.Module) -> nn.Module:

@@ -7,8 +7,11 @@ becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 from archlens.errors import ArchlensError
 from archlens.sanitize import visible
@@ -57,23 +60,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+class Terminated(BaseException):
+    """SIGTERM (what ``timeout``, ``kill`` and supervisors send) as an exception, so every
+    ``finally`` and temp-folder cleanup runs; the CLI exits 128 + 15 = 143."""
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _signals():
+    """SIGTERM raises :class:`Terminated` while the CLI runs (main thread only; the
+    previous handler is restored, so in-process callers keep theirs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
-            parser.print_help()
-            return 2
-        return int(args.func(args) or 0)
-    except _UsageError as e:  # same one-line form as every other user mistake
-        print(f"archlens: error: {visible(str(e))}", file=sys.stderr)
-        return 2
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        with _signals():
+            parser = build_parser()
+            try:
+                args = parser.parse_args(argv)
+            except _UsageError as e:  # same one-line form as every other user mistake
+                print(f"archlens: error: {visible(str(e))}", file=sys.stderr)
+                return 2
+            if not getattr(args, "func", None):
+                parser.print_help()
+                return 2
+            return int(args.func(args) or 0)
     except ArchlensError as e:
         print(f"archlens: error: {visible(str(e))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("archlens: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        where = getattr(e, "where", "")
+        print(f"archlens: interrupted{' ' + visible(where) if where else ''}; no output was "
+              "left half-written", file=sys.stderr)
         return 130
+    except Terminated:
+        print("archlens: terminated (SIGTERM); no output was left half-written",
+              file=sys.stderr)
+        return 143
     except BrokenPipeError:
         return 0
 

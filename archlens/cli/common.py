@@ -20,6 +20,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    import math
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
 def _shape_arg(text: str) -> tuple[int, ...]:
     return parse_shape(text)  # raises InputShapeError -> one-line error, exit 2
 
@@ -34,6 +46,13 @@ def add_model_arguments(p: argparse.ArgumentParser, *, model: bool = True) -> No
     p.add_argument("--device", choices=("cpu", "meta", "cuda"), default="cpu",
                    help="cpu: real tensors, fvcore counts; meta: nothing allocated, "
                         "torch.utils.flop_counter counts (default: cpu)")
+    p.add_argument("--max-memory", default="auto", metavar="SIZE",
+                   help="refuse a cpu/cuda run whose weights + peak activations (estimated "
+                        "on the meta device first) exceed SIZE, e.g. 8G, 512M, 'off' "
+                        "(default: auto = 90%% of the available memory)")
+    p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="stop loading and tracing the model after SECONDS (a forward pass "
+                        "that never returns; default: no limit)")
 
 
 def input_shape(args: argparse.Namespace) -> tuple[int, ...] | None:
@@ -46,4 +65,5 @@ def analysis_from_args(args: argparse.Namespace, model: str | None = None, **kw)
     if args.batch < 1:
         raise InputShapeError(f"--batch must be a positive integer, got {args.batch}")
     return api.analyze(model or args.model, input_shape(args), batch=args.batch,
-                       device=args.device, **kw)
+                       device=args.device, max_memory=getattr(args, "max_memory", "auto"),
+                       timeout=getattr(args, "timeout", None), quiet_stdout=True, **kw)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from archlens.cli.common import add_model_arguments, input_shape, positive_int
+from archlens.cli.common import (add_model_arguments, analysis_from_args, input_shape,
+                                 positive_int)
 
 
 def register(subparsers) -> None:
@@ -16,7 +17,11 @@ def register(subparsers) -> None:
             "graph.svg, analysis.json (the analysis contract), charts/*.html (embeddable "
             "plotly fragments; the page must load plotly.js) and charts/*.png (kaleido, when "
             "Chromium is present). The folder is written atomically: a failed run leaves the "
-            "previous report intact."),
+            "previous report intact. MODEL may also be an analysis.json ('archlens analyze "
+            "MODEL --json FILE' or a report's): it is validated and reported, not "
+            "re-analysed. --out must be a new or empty folder, or one archlens wrote (it "
+            "holds a .archlens-report marker): a folder with other files is refused, never "
+            "replaced."),
         epilog="Example: archlens report inception_v3 --out reports/inception_v3")
     add_model_arguments(p)
     p.add_argument("--out", default=None, metavar="DIR",
@@ -62,13 +67,17 @@ def _check_batch(args) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from archlens import api
+    from archlens.outputs import check_output_dir
     from archlens.render import report
     _check_batch(args)
     shape = input_shape(args)
-    model = args.model
-    if args.batch != 1 or args.device != "cpu":
-        model = api.analyze(args.model, shape, batch=args.batch, device=args.device)
+    if args.out is not None:
+        check_output_dir(args.out)  # refuse a user's folder before spending the analysis
+    if args.model.endswith(".json") and ":" not in args.model:
+        from archlens.jsonio import read_analysis
+        model = read_analysis(args.model)  # a saved analysis: reported, not re-analysed
+    else:
+        model = analysis_from_args(args)
     report.write_report(model, args.out, input_shape=shape, depth=args.depth, png=args.png,
                         bench=args.bench)
     return 0

@@ -54,6 +54,7 @@ def shape(s: Sequence[int] | None, batch: bool = False) -> str:
 
 
 def pair(p: Sequence[int] | None) -> str:
-    if p is None:
+    """``(3, 3) -> '3'``, ``(1, 7) -> '1x7'``; any number of axes (Conv1d, Conv3d)."""
+    if not p:
         return ""
-    return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
+    return str(p[0]) if len(set(p)) == 1 else "x".join(str(v) for v in p)

@@ -256,13 +256,13 @@ def share_colour(macs: int, total: int) -> str:
 def _op_text(n: Node) -> str:
     t = n.type
     base = getattr(n, "base_type", None) or n.type      # WSConv2d labels like the Conv2d it is
-    if n.kernel and n.kernel != (1, 1) or base in ("Conv2d", "ConvTranspose2d") and n.kernel:
-        t += f" {n.kernel[0]}x{n.kernel[1]}"
-        if n.stride and n.stride != (1, 1):
+    if n.kernel and set(n.kernel) != {1} or base in ("Conv2d", "ConvTranspose2d") and n.kernel:
+        t += " " + "x".join(str(k) for k in n.kernel)  # 1-D and 3-D kernels too
+        if n.stride and set(n.stride) != {1}:
             t += f"/{fmt.pair(n.stride)}"
         if n.groups and n.groups > 1:
             t += f" g{n.groups}"
-        if n.dilation and n.dilation != (1, 1):
+        if n.dilation and set(n.dilation) != {1}:
             t += f" d{fmt.pair(n.dilation)}"
     return t
 
