@@ -166,6 +166,15 @@ def analysis_key(a) -> tuple:
             tuple(sorted(a.totals.to_dict().items())))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def effective_rf(key: tuple, layer: str, unit: tuple[int, int], samples: int, _a):
+    """The measured effective receptive field of ``layer`` (cached per analysis key, layer,
+    unit and samples). Builds the model with real weights and runs it on CPU in float64."""
+    import archlens
+    return archlens.effective_rf(_a.model, layer, tuple(_a.input_shape[1:]), analysis=_a,
+                                 unit=unit, samples=samples)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def graph_svg(key: tuple, depth: int | None, _a) -> tuple[str, tuple[str, ...], int | None]:
     """(svg text, renderer notes, depth drawn) of the analysis; ``key`` identifies ``_a``."""
@@ -176,63 +185,140 @@ def graph_svg(key: tuple, depth: int | None, _a) -> tuple[str, tuple[str, ...], 
 
 # ----------------------------------------------------------------------------- tables
 
-LAYER_COLUMNS = ("layer", "type", "stage", "out shape", "kernel", "stride", "params",
+LAYER_COLUMNS = ("layer", "type", "stage", "out shape", "kernel / stride", "groups", "params",
                  "ops", "ops %", "activations", "RF", "findings")
+
+
+def rf_text(rf) -> str:
+    """A layer's receptive field for a table cell: ``63x63`` (px), or its status when the
+    size is not an exact number (``global``: mixes every position; ``unknown``)."""
+    if rf is None:
+        return ""
+    status = getattr(rf, "status", "exact")
+    if status and status != "exact":
+        return str(status)
+    return pair_text(rf.size)
+
+
+def _kernel_stride(n) -> str:
+    if n.kernel is None:
+        return ""
+    return pair_text(n.kernel) + (f" /{pair_text(n.stride)}" if n.stride is not None
+                                  and any(s != 1 for s in n.stride) else "")
+
+
+def _codes_by_layer(a) -> dict[str, list[str]]:
+    per_layer: dict[str, list[str]] = {}
+    for f in a.findings:
+        for name in f.layers:
+            per_layer.setdefault(name, []).append(f.code)
+    return per_layer
 
 
 def layers_frame(a, units: Units) -> pd.DataFrame:
     """One row per layer, in execution order (the index is the execution position)."""
     total = max(a.totals.macs, 1)
-    per_layer: dict[str, list[str]] = {}
-    for f in a.findings:
-        for name in f.layers:
-            per_layer.setdefault(name, []).append(f.code)
+    per_layer = _codes_by_layer(a)
     rows = []
     for n in a.graph.layers:
         rows.append({
             "layer": n.name, "type": n.type,
-            "stage": n.stage if n.stage is not None else -1,
-            "out shape": shape_text(n.out_shape), "kernel": pair_text(n.kernel),
-            "stride": pair_text(n.stride), "params": int(n.params),
+            "stage": str(n.stage) if n.stage is not None else "head",
+            "out shape": shape_text(n.out_shape), "kernel / stride": _kernel_stride(n),
+            "groups": int(n.groups) if n.groups else None, "params": int(n.params),
             "ops": units.of(n.macs), "ops %": 100.0 * n.macs / total,
-            "activations": int(n.activations),
-            "RF": pair_text(n.rf.size) if n.rf is not None else "",
+            "activations": int(n.activations), "RF": rf_text(n.rf),
             "findings": ", ".join(sorted(set(per_layer.get(n.name, ())))),
         })
     return pd.DataFrame(rows, columns=list(LAYER_COLUMNS))
 
 
+def _stage_span(stages: list[int | None]) -> str:
+    """``3`` or ``0-5`` (first to last grid index of a module's layers), ``head`` if none."""
+    known = [s for s in stages if s is not None]
+    if not known:
+        return "head"
+    lo, hi = min(known), max(known)
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
 def aggregated_frame(a, units: Units, depth: int) -> pd.DataFrame:
     """Layers grouped by their module path cut to ``depth`` components (execution order of
-    each group's first layer); numbers are sums of the per-layer numbers."""
+    each group's first layer); numbers are sums of the per-layer numbers; ``stage`` spans
+    the grid indices of the module's layers (vgg16 ``features`` is ``0-5``)."""
     total = max(a.totals.macs, 1)
     groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
-    nfind: dict[str, int] = {}
-    for f in a.findings:
-        for name in set(f.layers):
-            nfind[name] = nfind.get(name, 0) + 1
+    per_layer = _codes_by_layer(a)
     for n in a.graph.layers:
         key = n.depth_name(depth) or "(top level)"
         g = groups.setdefault(key, {"module": key, "layers": 0, "types": {}, "params": 0,
                                     "macs": 0, "activations": 0, "out shape": "",
-                                    "findings": 0, "stage": n.stage})
+                                    "codes": set(), "stages": [], "first": n.name})
         g["layers"] += 1
         g["types"][n.type] = g["types"].get(n.type, 0) + 1
         g["params"] += n.params
         g["macs"] += n.macs
         g["activations"] += n.activations
         g["out shape"] = shape_text(n.out_shape)
-        g["findings"] += nfind.get(n.name, 0)
+        g["codes"].update(per_layer.get(n.name, ()))
+        g["stages"].append(n.stage)
     rows = []
     for g in groups.values():
         top = sorted(g["types"].items(), key=lambda kv: -kv[1])[:3]
         rows.append({"module": g["module"], "layers": g["layers"],
                      "types": ", ".join(f"{c} {t}" for t, c in top),
-                     "stage": g["stage"] if g["stage"] is not None else -1,
-                     "out shape": g["out shape"], "params": int(g["params"]),
-                     "ops": units.of(g["macs"]), "ops %": 100.0 * g["macs"] / total,
-                     "activations": int(g["activations"]), "findings": g["findings"]})
+                     "stage": _stage_span(g["stages"]), "out shape": g["out shape"],
+                     "params": int(g["params"]), "ops": units.of(g["macs"]),
+                     "ops %": 100.0 * g["macs"] / total,
+                     "activations": int(g["activations"]),
+                     "findings": ", ".join(sorted(g["codes"])),
+                     "_stages": sorted({s for s in g["stages"] if s is not None}),
+                     "_first": g["first"]})
     return pd.DataFrame(rows)
+
+
+def module_first_layer(a, module: str) -> str | None:
+    """The first layer (execution order) inside ``module`` (a module path), or ``module``
+    itself when it names a layer."""
+    if module in a.graph:
+        return module
+    prefix = module + "."
+    return next((n.name for n in a.graph.layers
+                 if n.name.startswith(prefix) or n.module_path.startswith(prefix)
+                 or n.module_path == module), None)
+
+
+def not_counted_bound(a) -> tuple[int, float] | None:
+    """For the ops without a MAC formula (``a.unsupported_ops``): an upper bound on their
+    cost, one multiply-accumulate per window element per output element (``activations x
+    kernel area``; the whole input for ops without a kernel), and its share of the counted
+    MACs. None when no layer of those types is in the graph."""
+    def norm(t: str) -> str:
+        return t.split("::")[-1].split(".")[0].replace("_", "").lower()
+    kinds = {norm(op) for op in a.unsupported_ops}
+    bound = 0
+    found = False
+    for n in a.graph.layers:
+        if norm(n.type) not in kinds:
+            continue
+        found = True
+        if n.kernel:
+            area = 1
+            for k in n.kernel:
+                area *= int(k)
+            bound += int(n.activations) * area
+        else:
+            bound += sum(_numel(s) for s in n.in_shapes)
+    if not found:
+        return None
+    return bound, 100.0 * bound / max(a.totals.macs, 1)
+
+
+def _numel(shape) -> int:
+    out = 1
+    for d in shape:
+        out *= int(d)
+    return out
 
 
 def findings_frame(findings) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """``archlens dashboard``: serve the Streamlit dashboard (``apps/dashboard.py``).
 
-    archlens dashboard [--host 127.0.0.1] [--port 8501] [--allow-user-code] [--headless]
+    archlens dashboard [--host 127.0.0.1] [--port 8501] [--allow-host NAME] [--allow-user-code]
+                       [--headless]
 
 This module only builds the ``streamlit run`` command line and runs it; everything the page
 shows comes from archlens's public API inside the app.
@@ -22,6 +23,9 @@ from archlens.errors import ArchlensError, MissingDependencyError
 ALLOW_USER_CODE_ENV = "ARCHLENS_DASHBOARD_ALLOW_USER_CODE"
 #: Override of the app location (for installs without the repository checkout).
 APP_PATH_ENV = "ARCHLENS_DASHBOARD_APP"
+
+#: Largest upload the page accepts (images for the RF overlay, bench results), MB.
+MAX_UPLOAD_MB = 32
 
 _LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 
@@ -59,14 +63,35 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_WILDCARD = {"0.0.0.0", "::", "[::]", ""}
+
+
+def allowed_hosts(host: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The ``Host`` header values the server accepts (Streamlit's ``server.allowedHosts``,
+    checked on the websocket every page talks through): the bound address, ``localhost``
+    names for a loopback bind, and the names given with ``--allow-host``. A page reached
+    under any other name (a DNS-rebinding attack on a loopback server) gets no session.
+    A wildcard bind (0.0.0.0, ::) without ``--allow-host`` accepts any name (``*``)."""
+    names = [h.strip("[]").lower() for h in extra if h.strip()]
+    if host in _WILDCARD:
+        return names or ["*"]
+    base = [host.strip("[]").lower()]
+    if is_loopback(host):
+        base += ["localhost", "127.0.0.1", "::1"]
+    return list(dict.fromkeys(base + names))
+
+
 def streamlit_command(app: Path, *, host: str, port: int, headless: bool,
-                      allow_user_code: bool) -> list[str]:
+                      allow_user_code: bool, allow_host: tuple[str, ...] = ()) -> list[str]:
     """The server's argv: ``streamlit run APP OPTIONS [-- --allow-user-code]`` through
     :func:`serve` (same interpreter, so the venv's streamlit runs)."""
     cmd = [sys.executable, "-m", "archlens.cli.dashboard_cmd", str(app),
            "--server.address", host, "--server.port", str(port),
            "--server.headless", "true" if headless else "false",
-           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+           "--server.maxUploadSize", str(MAX_UPLOAD_MB)]
+    for name in allowed_hosts(host, allow_host):
+        cmd += ["--server.allowedHosts", name]
     if allow_user_code:
         cmd += ["--", "--allow-user-code"]
     return cmd
@@ -99,6 +124,11 @@ def register(subparsers) -> None:
                         "dashboard to your network, and a warning is printed)")
     p.add_argument("--port", type=_port, default=8501, metavar="N",
                    help="TCP port (default: 8501)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also accept requests addressed to NAME (the Host header; repeatable). "
+                        "By default only the bound address (and localhost names for a "
+                        "loopback bind) is accepted, so a web page cannot reach the "
+                        "dashboard through DNS rebinding")
     p.add_argument("--allow-user-code", action="store_true",
                    help="let the page load models from path/to/file.py:callable or "
                         "package.module:callable; loading a file or module EXECUTES its code "
@@ -118,8 +148,12 @@ def run(args: argparse.Namespace) -> int:
               "machines on the network; use --host 127.0.0.1 to keep it local"
               + (" (and --allow-user-code lets anyone who can reach it run code here)"
                  if args.allow_user_code else ""), file=sys.stderr)
+    if args.host in _WILDCARD and not args.allow_host:
+        print("archlens: warning: with a wildcard address every Host name is accepted; "
+              "name the ones you use with --allow-host", file=sys.stderr)
     cmd = streamlit_command(app, host=args.host, port=args.port, headless=args.headless,
-                            allow_user_code=args.allow_user_code)
+                            allow_user_code=args.allow_user_code,
+                            allow_host=tuple(getattr(args, "allow_host", ()) or ()))
     env = dict(os.environ)
     if args.allow_user_code:
         env[ALLOW_USER_CODE_ENV] = "1"
