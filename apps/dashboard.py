@@ -283,8 +283,13 @@ def _recovery_buttons(sel: Selection, e: BaseException | None) -> None:
     """'use the smallest input (3x75x75)' when the engine found one, and 'reset to the card's
     input'."""
     smallest = getattr(e, "smallest", None) if e is not None else None
+    channels = getattr(e, "expected_channels", None) if e is not None else None
     card = _card_input(sel)
     cols = st.columns(3)
+    if channels and sel.chw and len(sel.chw) == 3:
+        text = "x".join(str(d) for d in (channels, *sel.chw[1:]))
+        cols[2].button(f"Use {channels} channels ({text})", key="use_channels",
+                       on_click=_reset_input, args=(text,))
     if smallest:
         text = "x".join(str(d) for d in smallest)
         cols[0].button(f"Use the smallest input ({text})", key="use_smallest",

@@ -402,6 +402,9 @@ def _explain_failure(module: nn.Module, full: tuple[int, ...], dtype: torch.dtyp
     elif fp is not None:
         where, op_type = fp.where or name, fp.type
         in_shape = fp.in_shapes[0] if fp.in_shapes else ()
+        mismatch = _channel_mismatch(module, fp, full, name)
+        if mismatch is not None:
+            return mismatch
     else:
         return err
     probe = module if _is_meta(module) else _meta_copy(module)
@@ -413,10 +416,33 @@ def _explain_failure(module: nn.Module, full: tuple[int, ...], dtype: torch.dtyp
         return err  # a larger input fails too: not a size problem
     spatial = "x".join(str(s) for s in in_shape[2:]) if len(in_shape) == 4 else \
         "x".join(str(s) for s in in_shape)
-    return InputShapeError(
+    out = InputShapeError(
         f"input {format_shape(full[1:])} is too small for {name}: layer {where!r} ({op_type}) "
         f"receives a {spatial} map and its output would be empty; the smallest input that "
         f"works is {c}x{works[0]}x{works[1]} (found by bisection over meta-device traces)")
+    out.smallest = (c, works[0], works[1])  # type: ignore[attr-defined]  # (C, H, W)
+    return out
+
+
+def _channel_mismatch(module: nn.Module, fp: Any, full: tuple[int, ...],
+                      name: str) -> InputShapeError | None:
+    """The failing layer is a convolution fed the input's channel count but built for another
+    (``1x299x299`` into a 3-channel stem): say how many channels it expects."""
+    if fp.kind != "module" or not fp.where or not fp.in_shapes:
+        return None
+    try:
+        layer = module.get_submodule(fp.where)
+    except AttributeError:
+        return None
+    expects = getattr(layer, "in_channels", None)
+    got = fp.in_shapes[0][1] if len(fp.in_shapes[0]) > 1 else None
+    if not isinstance(expects, int) or got is None or got == expects or got != full[1]:
+        return None
+    err = InputShapeError(
+        f"{name}: layer {fp.where!r} ({fp.type}) expects {expects} input channels, "
+        f"the input has {got}; use --input {expects}x{full[2]}x{full[3]}")
+    err.expected_channels = expects  # type: ignore[attr-defined]
+    return err
 
 
 def _is_meta(module: nn.Module) -> bool:
