@@ -17,11 +17,8 @@ before it is inserted, and the highlight is passed as data (JSON), never spliced
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from typing import Any
-
-_XML_PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.S)
 
 COMPONENT_NAME = "archlens.graph_viewer"
 
@@ -193,8 +190,10 @@ export default function (component) {
 
 
 def svg_body(svg: str) -> str:
-    """The SVG element without the XML prolog and DOCTYPE (DOMParser wants one root)."""
-    return _XML_PROLOG.sub("", svg, count=1)
+    """The SVG element alone: no XML prolog, DOCTYPE or leading comments (graphviz writes
+    all three; DOMParser wants the element as the root)."""
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else ""
 
 
 def svg_key(svg: str) -> str:

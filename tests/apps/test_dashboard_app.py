@@ -2,11 +2,13 @@
 
 Expected numbers are independent of the engine: published parameter counts (Szegedy et al.
 2016 / torchvision's metadata: Inception-v3 27,161,264; He et al. 2016 / torchvision:
-ResNet-50 25,557,032) and a receptive field computed by hand from the paper's layer table.
+ResNet-50 25,557,032), receptive fields computed by hand from the papers' layer tables, and
+torchvision's documented 75x75 minimum input of Inception-v3.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 
@@ -23,12 +25,44 @@ RESNET50_PARAMS = 25_557_032
 # conv1 5x5 128->768 + BN = 2,457,600 + 1,536; fc 768->1000 = 769,000.
 INCEPTION_V3_AUX_PARAMS = 98_304 + 256 + 2_457_600 + 1_536 + 769_000
 INCEPTION_V3_EXECUTED_PARAMS = INCEPTION_V3_PARAMS - INCEPTION_V3_AUX_PARAMS
+# Mixed_5b.branch5x5_2 (5x5 conv on the 35x35 grid): by hand from the stem (3x3/2, 3x3, 3x3,
+# max 3x3/2, 1x1, 3x3, max 3x3/2) the input to Mixed_5b has RF 31 px at jump 8, the 1x1 keeps
+# it and the 5x5 adds 4 * 8: 63 x 63.
+MIXED_5B_5X5 = "Mixed_5b.branch5x5_2.conv"
 
 pytestmark = pytest.mark.slow
 
 
-def _app(monkeypatch=None) -> AppTest:
-    return AppTest.from_file(APP, default_timeout=120)
+class StreamlitWarnings(logging.Handler):
+    """Collects WARNING+ records of Streamlit's own loggers (they do not propagate to root).
+    AppTest's harness warning about a missing ScriptRunContext is not the app's."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.getMessage()
+        if "ScriptRunContext" not in msg and "No runtime found" not in msg:
+            self.records.append(f"{record.name}: {msg}")
+
+    def __enter__(self) -> "StreamlitWarnings":
+        self._loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)
+                         if n.startswith("streamlit")] + [logging.getLogger("streamlit")]
+        for lg in self._loggers:
+            lg.addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for lg in self._loggers:
+            lg.removeHandler(self)
+
+
+def _app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at
 
 
 def _clean(at: AppTest) -> None:
@@ -46,6 +80,15 @@ def _frames(at: AppTest):
     return [d.value for d in at.dataframe]
 
 
+def _graph_data(at: AppTest) -> dict:
+    (comp,) = at.get("bidi_component")
+    return json.loads(comp.proto.json)
+
+
+def _text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
 @pytest.fixture(scope="module")
 def inception() -> AppTest:
     """One app session on inception_v3 (the default model), shared by the tab tests; the
@@ -56,8 +99,25 @@ def inception() -> AppTest:
     return at
 
 
-def test_overview_inception_v3(inception):
+def test_every_tab_renders_without_exceptions_or_streamlit_warnings(inception):
     at = inception
+    with StreamlitWarnings() as log:
+        for label in ("Overview", "Layers", "Graph", "Charts", "Receptive field",
+                      "Principles", "Compare", "Benchmarks"):
+            _tab(at, label)
+            _clean(at)
+            assert not at.warning, (label, [w.value for w in at.warning])
+        # selecting a layer through the Layers picker (it used to log a Session State warning)
+        _tab(at, "Layers")
+        at.selectbox(key="layer_pick_layers").set_value(MIXED_5B_5X5).run()
+        _clean(at)
+        _tab(at, "Graph")
+        _clean(at)
+    assert not log.records, log.records
+
+
+def test_overview_inception_v3(inception):
+    at = _tab(inception, "Overview")
     _clean(at)
     metrics = {m.label: m for m in at.metric}
     params = metrics["Parameters (count)"]
@@ -65,72 +125,102 @@ def test_overview_inception_v3(inception):
     assert f"{INCEPTION_V3_PARAMS:,} parameters" in params.proto.help
     assert "MACs (whole network)" in metrics  # units named on the card
     assert at.text_input(key="input").value == "3x299x299"  # the card's input size
+    # the model's description is shown once (main area), not again in the sidebar
+    desc = next(c.value for c in at.main.caption if "factorization" in c.value)
+    assert not [c for c in at.sidebar.caption if c.value == desc]
+    # the uncounted ops say how small they are (a bound, in % of the counted MACs)
+    (box,) = [i.value for i in at.info if "Not counted" in i.value]
+    assert "avg\\_pool2d x9" in box or "avg_pool2d x9" in box
+    assert "at most" in box and "% of the counted MACs" in box
 
 
-def test_layers_tab_table_and_layer_details(inception):
+def test_layers_tab_table_inspector_and_selection_across_tabs(inception):
     at = _tab(inception, "Layers")
     _clean(at)
     (table,) = _frames(at)
-    assert {"layer", "type", "out shape", "params", "ops", "RF"} <= set(table.columns)
+    assert {"layer", "type", "stage", "RF", "findings", "out shape", "params", "ops"} <= set(
+        table.columns)
     assert table["params"].sum() == INCEPTION_V3_EXECUTED_PARAMS
-    # Mixed_5b.branch5x5_2 (5x5 conv on the 35x35 grid): by hand from the stem (3x3/2, 3x3,
-    # 3x3, max 3x3/2, 1x1, 3x3, max 3x3/2) the input to Mixed_5b has RF 31 px at jump 8,
-    # the 1x1 keeps it and the 5x5 adds 4 * 8: 63 x 63.
-    name = next(n for n in table["layer"] if n.startswith("Mixed_5b.branch5x5_2")
-                and "conv" in n)
-    at.selectbox(key="layer_pick").set_value(name)
-    at.run()
+    at.selectbox(key="layer_pick_layers").set_value(MIXED_5B_5X5).run()
     _clean(at)
-    text = "\n".join(m.value for m in at.markdown)
-    assert "size: 63x63" in text, text[-1500:]
+    text = _text(at)
+    assert "size: 63x63 px" in text, text[-1500:]
+    assert "status: exact" in text
     assert "1 x 64 x 35 x 35" in text  # out shape of the 5x5 branch (paper: 35x35x64)
-    # the selection survives switching tabs: the Charts view marks it, the graph centres it
+    assert "kernel 5x5, stride 1x1, padding 2x2" in text
+    # the selection survives switching tabs: the Charts view marks it, the graph outlines it
     at = _tab(at, "Charts")
     _clean(at)
-    assert any(name in c.value for c in at.caption)
+    assert any("is marked" in c.value for c in at.caption)
+    assert at.selectbox(key="layer_pick_charts").value == MIXED_5B_5X5
     at = _tab(at, "Graph")
     _clean(at)
-    assert f'highlight = "{name}"' in at.get("iframe")[0].proto.srcdoc
+    assert _graph_data(at)["highlight"] == MIXED_5B_5X5
+    assert at.selectbox(key="layer_pick_graph").value == MIXED_5B_5X5
 
 
-def test_layers_tab_filter_and_aggregation(inception):
+def test_layers_filters_survive_a_tab_switch_and_bars_scale_to_the_largest(inception):
     at = _tab(inception, "Layers")
     at.text_input(key="layer_filter").set_value("Mixed_7c").run()
     _clean(at)
     (table,) = _frames(at)
     assert len(table) > 0 and table["layer"].str.contains("Mixed_7c").all()
+    at = _tab(at, "Overview")
+    at = _tab(at, "Layers")
+    assert at.text_input(key="layer_filter").value == "Mixed_7c"
+    (table,) = _frames(at)
+    assert table["layer"].str.contains("Mixed_7c").all()
+    cfg = json.loads(at.dataframe[0].proto.columns)
+    bar = cfg["ops %"]["type_config"]
+    assert bar["max_value"] == pytest.approx(table["ops %"].max())
     at.text_input(key="layer_filter").set_value("").run()
-    at.select_slider(key="depth").set_value(1).run()
+
+
+def test_aggregated_table_stage_spans_and_sums():
+    at = _app(model="vgg16", depth="1", tab="Layers")
+    at.run()
     _clean(at)
     (table,) = _frames(at)
     assert "module" in table.columns
-    assert table["params"].sum() == INCEPTION_V3_EXECUTED_PARAMS  # grouping loses nothing
-    assert "Mixed_6e" in set(table["module"])
-    at.select_slider(key="depth").set_value("all").run()
+    assert table["params"].sum() == 138_357_544  # Simonyan & Zisserman / torchvision
+    # features runs from the 224x224 input (stage 0) to pool5 at 7x7: 224 / 7 = 2^5 -> 5
+    assert table.set_index("module").loc["features", "stage"] == "0-5"
 
 
-def test_graph_tab_embeds_pan_zoom_svg(inception):
+def test_graph_tab_component_data(inception):
     at = _tab(inception, "Graph")
     _clean(at)
-    frames = at.get("iframe")
-    assert len(frames) == 1
-    page = frames[0].proto.srcdoc
-    assert "<svg" in page and "addEventListener(\"wheel\"" in page
-    assert "http://" not in page.split("<svg", 1)[0]  # no CDN: the viewer is inline
-    assert "Mixed_6e" in page  # the drawing shows the network's modules
+    (comp,) = at.get("bidi_component")
+    assert comp.proto.component_name == "archlens.graph_viewer"
+    assert "http://" not in comp.proto.js_content and "https://" not in comp.proto.js_content
+    page = _graph_data(at)
+    assert page["svg"].lstrip().startswith("<svg")
+    assert "Mixed_6e" in page["svg"]
+    # one merged note for the folded blocks, not one per fold
+    notes = [c.value for c in at.caption if "folded" in c.value.lower()]
+    assert len(notes) == 1 and notes[0].count("Identical blocks folded") == 1
 
 
 def test_charts_tab(inception):
     at = _tab(inception, "Charts")
     _clean(at)
-    assert len(at.get("plotly_chart")) == 5
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5
+    # the four along-depth charts report clicked points (the compute-share sunburst does not)
+    assert sum(1 for c in charts if c.proto.selection_mode) == 4
 
 
-def test_principles_tab(inception):
+def test_principles_findings_name_their_layers_and_select_them(inception):
     at = _tab(inception, "Principles")
     _clean(at)
     heads = [m.value for m in at.markdown if m.value.startswith("#### P")]
     assert [h.split(".")[0] for h in heads] == ["#### P1", "#### P2", "#### P3", "#### P4"]
+    pills = [p for p in at.get("button_group") if p.proto.label.startswith("Layer")]
+    assert pills and all(p.proto.options for p in pills)  # every finding names its layers
+    # the three P3 findings on Mixed_5b/5c/5d each name a different layer
+    p3 = [json.dumps([o.content for o in p.proto.options]) for p in pills
+          if "5x5" in json.dumps([o.content for o in p.proto.options])]
+    assert len(set(p3)) == len(p3) >= 3
 
 
 def test_units_flops_doubles_the_numbers(inception):
@@ -142,6 +232,92 @@ def test_units_flops_doubles_the_numbers(inception):
     num = int(flops.proto.help.split()[0].replace(",", ""))
     assert num == 2 * int(macs.proto.help.split()[0].replace(",", ""))
     at.radio(key="units").set_value("MACs").run()
+
+
+def test_url_with_every_parameter_opens_that_view():
+    at = _app(model="resnet50", input="3x192x192", batch="2", depth="2", units="FLOPs",
+              device="meta", tab="Graph", layer="layer3.0.conv2", cmp_a="vgg16",
+              cmp_b="resnet18")
+    at.run()
+    _clean(at)
+    assert at.selectbox(key="model").value == "resnet50"
+    assert at.text_input(key="input").value == "3x192x192"
+    assert at.number_input(key="batch").value == 2
+    assert at.select_slider(key="depth").value == 2
+    assert at.radio(key="units").value == "FLOPs"
+    assert at.radio(key="device").value == "meta"
+    assert at.session_state["tab"] == "Graph"
+    assert at.session_state["selected_layer"] == "layer3.0.conv2"
+    assert _graph_data(at)["highlight"] == "layer3.0.conv2"
+    # resnet50 at 3x192x192, batch 2: the inspector shows the 3x3 conv of layer3's first block
+    # at 192 / 16 = 12 px (its stride-2 conv2 halves 24 -> 12), 256 channels
+    assert "2 x 256 x 12 x 12" in _text(at)
+    at.query_params["tab"] = "Compare"
+    at = _tab(at, "Compare")
+    _clean(at)
+    assert at.selectbox(key="cmp_a").value == "vgg16"
+    assert at.selectbox(key="cmp_b").value == "resnet18"
+
+
+def test_unknown_model_in_the_url_warns_and_opens_the_default():
+    at = _app(model="bogus_net")
+    at.run()
+    assert not at.exception
+    (w,) = at.warning
+    assert "Unknown model" in w.value and "bogus\\_net" in w.value or "bogus_net" in w.value
+    assert "inception_v3" in w.value and "\n" not in w.value
+    assert at.selectbox(key="model").value == "inception_v3"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("3x16x16", "too small"),           # a real input, too small for the network
+    ("3xabcx299", "not an integer"),    # malformed
+])
+def test_bad_input_is_an_error_message_not_an_exception(text, words):
+    at = _app()
+    at.run()
+    at.text_input(key="input").set_value(text).run()
+    assert not at.exception
+    assert len(at.error) == 1 and words in at.error[0].value, [e.value for e in at.error]
+    # the page stays usable: the tabs are there and a button recovers the card's input
+    assert [t.label for t in at.tabs][:2] == ["Overview", "Layers"]
+    at.button(key="reset_input").click().run()
+    _clean(at)
+    assert at.text_input(key="input").value == "3x299x299"
+
+
+def test_input_recovery_smallest_input_and_channels():
+    at = _app()
+    at.run()
+    at.text_input(key="input").set_value("3x16x16").run()
+    btn = at.button(key="use_smallest")
+    assert "3x75x75" in btn.label  # torchvision: Inception-v3 needs at least 75x75
+    btn.click().run()
+    _clean(at)
+    assert at.text_input(key="input").value == "3x75x75"
+    at.text_input(key="input").set_value("1x299x299").run()
+    assert "expects 3 input channels, the input has 1" in at.error[0].value
+    at.button(key="use_channels").click().run()
+    _clean(at)
+    assert at.text_input(key="input").value == "3x299x299"
+
+
+def test_rf_tab_overlay_and_measured_erf():
+    # LeNet-5 by hand: C1 5x5 -> 5 px; S2 2x2/2 -> 6 px, jump 2; C3 5x5 -> 6 + 4*2 = 14 px
+    at = _app(model="lenet5", tab="Receptive field", layer="c3.convs.0")
+    at.run()
+    _clean(at)
+    assert "theoretical window **14x14 px**" in _text(at)
+    (fig,) = [c for c in at.get("plotly_chart") if c.proto.id and "rf_overlay" in c.proto.id]
+    spec = json.loads(fig.proto.spec)
+    rects = [s for s in spec["layout"]["shapes"] if s["type"] == "rect"]
+    # the centre unit (4, 4) of the 10x10 output: rows 4*2 - 0 .. +13 = 8..21 -> edges +-0.5
+    assert rects[0]["x1"] - rects[0]["x0"] == 14
+    assert rects[0]["y0"] == pytest.approx(7.5) and rects[0]["y1"] == pytest.approx(21.5)
+    at.toggle(key="rf_measure").set_value(True).run()
+    _clean(at)
+    text = _text(at)
+    assert "effective RF radius" in text and "non-zero gradient over 14x14 px" in text
 
 
 def test_resnet50():
@@ -172,22 +348,6 @@ def test_compare_two_models():
     assert len(at.get("plotly_chart")) >= 1
 
 
-@pytest.mark.parametrize("text, words", [
-    ("3x16x16", "too small"),           # a real input, too small for the network
-    ("3xabcx299", "not an integer"),    # malformed
-])
-def test_bad_input_is_an_error_message_not_an_exception(text, words):
-    at = _app()
-    at.run()
-    at.text_input(key="input").set_value(text).run()
-    assert not at.exception
-    assert len(at.error) == 1 and words in at.error[0].value, [e.value for e in at.error]
-    # the page stays usable: the tabs are there and fixing the input recovers
-    assert [t.label for t in at.tabs][:2] == ["Overview", "Layers"]
-    at.text_input(key="input").set_value("3x299x299").run()
-    _clean(at)
-
-
 def test_user_code_is_off_unless_allowed(monkeypatch):
     monkeypatch.delenv("ARCHLENS_DASHBOARD_ALLOW_USER_CODE", raising=False)
     at = _app()
@@ -206,6 +366,14 @@ def build():
 
 def broken():
     raise RuntimeError("the user's builder fails")
+
+HOSTILE = "x`](http:evil/a)![i](http:evil/i)$e^x$:red[boo]<b>"
+
+def hostile():
+    m = nn.Sequential()
+    m.add_module(HOSTILE, nn.Conv2d(3, 8, 5))
+    m.add_module("pool", nn.AdaptiveAvgPool2d(1))
+    return m
 '''
 
 
@@ -226,6 +394,30 @@ def test_user_code_when_allowed(monkeypatch, tmp_path):
     assert not at.exception
     assert len(at.error) == 1
     assert "the user's builder fails" in at.error[0].value, at.error[0].value
+
+
+def test_hostile_layer_names_are_inert_in_markdown(monkeypatch, tmp_path):
+    """A module name with a backtick, a link, an image, LaTeX, a colour directive and HTML is
+    shown, never interpreted: every Markdown call escapes it."""
+    from archlens.sanitize import for_markdown_code
+    monkeypatch.setenv("ARCHLENS_DASHBOARD_ALLOW_USER_CODE", "1")
+    f = tmp_path / "hostile.py"
+    f.write_text(_USER_MODEL)
+    hostile = "x`](http:evil/a)![i](http:evil/i)$e^x$:red[boo]<b>"
+    at = _app()
+    at.run()
+    at.text_input(key="user_model").set_value(f"{f}:hostile").run()
+    at.text_input(key="input").set_value("3x16x16").run()
+    _clean(at)
+    at.session_state["selected_layer"] = hostile
+    for tab in ("Layers", "Graph", "Charts", "Receptive field", "Principles"):
+        at = _tab(at, tab)
+        _clean(at)
+        for el in [*at.markdown, *at.caption, *at.info, *at.warning]:
+            assert "](http:evil" not in el.value.replace(
+                for_markdown_code(hostile), ""), (tab, el.value)
+    at = _tab(at, "Layers")
+    assert for_markdown_code(hostile) in _text(at)  # shown verbatim in a code span
 
 
 def _bench_doc() -> dict:
@@ -265,3 +457,36 @@ def test_benchmarks_tab_loads_a_results_file(tmp_path):
     at.text_input(key="bench_path").set_value(str(tmp_path / "missing.json")).run()
     assert not at.exception
     assert len(at.error) == 1 and "does not exist" in at.error[0].value
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "not a regular file"),                   # /dev/zero: endless, never read
+    (b"\xff\xfe{not utf-8", "not UTF-8"),
+    (b"[" * 100_000, "not JSON"),                   # nesting too deep for json
+])
+def test_benchmarks_path_box_bad_files_are_one_line(tmp_path, content, words):
+    if content is None:
+        path = "/dev/zero"
+    else:
+        path = str(tmp_path / "bad.json")
+        Path(path).write_bytes(content)
+    at = _app(tab="Benchmarks")
+    at.run()
+    at.text_input(key="bench_path").set_value(path).run()
+    assert not at.exception
+    (err,) = at.error
+    assert words in err.value and "\n" not in err.value and "Traceback" not in err.value
+
+
+def test_benchmarks_empty_state_offers_the_bundled_cpu_results():
+    at = _app(tab="Benchmarks")
+    at.run()
+    _clean(at)
+    assert any("No GPU results" in i.value and "--device cuda" in i.value for i in at.info)
+    at.button(key="bench_bundled").click().run()
+    _clean(at)
+    (table,) = _frames(at)
+    assert len(table) == 83  # the bundled full CPU set
+    # 5x5 -> two 3x3: 18/25 of the MACs (the paper's 28 % saving) is among the cases
+    assert (table["MAC ratio (fact./full)"].round(6) == 0.72).any()
+    assert len(at.get("plotly_chart")) == 3

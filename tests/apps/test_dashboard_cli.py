@@ -113,3 +113,25 @@ def test_app_reads_user_code_permission(monkeypatch):
     monkeypatch.setenv(dashboard_cmd.ALLOW_USER_CODE_ENV, "1")
     assert data.user_code_allowed([]) is True
     assert data.ALLOW_USER_CODE_ENV == dashboard_cmd.ALLOW_USER_CODE_ENV
+
+
+def _all(argv, name):
+    return [argv[i + 1] for i, a in enumerate(argv) if a == name]
+
+
+def test_only_the_bound_address_is_an_allowed_host(captured, monkeypatch):
+    """DNS rebinding: a page under another name gets no websocket session (Streamlit's
+    server.allowedHosts); the loopback bind accepts its own localhost names only."""
+    c = _run([], captured)
+    assert _all(c["argv"], "--server.allowedHosts") == ["127.0.0.1", "localhost", "::1"]
+    assert _opt(c["argv"], "--server.maxUploadSize") == str(dashboard_cmd.MAX_UPLOAD_MB)
+
+
+def test_allow_host_adds_names_and_wildcard_binds_warn(captured, capsys):
+    c = _run(["--host", "10.1.2.3", "--allow-host", "box.lan"], captured)
+    assert _all(c["argv"], "--server.allowedHosts") == ["10.1.2.3", "box.lan"]
+    assert dashboard_cmd.allowed_hosts("0.0.0.0") == ["*"]
+    assert dashboard_cmd.allowed_hosts("0.0.0.0", ("a.lan",)) == ["a.lan"]
+    captured.clear()
+    _run(["--host", "0.0.0.0"], captured)
+    assert "every Host name is accepted" in capsys.readouterr().err

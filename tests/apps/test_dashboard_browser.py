@@ -1,0 +1,251 @@
+"""The real thing: ``archlens dashboard`` on a free loopback port, driven by Playwright with the
+system Chromium (no browser download), at 1440 x 900.
+
+One server for the module (started in its own process group, stopped by its PID in the
+fixture's ``finally``). Checked: the page renders (pixels, not a skeleton); a page reached
+under a foreign ``Host`` name gets no session (DNS rebinding); clicking a graph node shows that
+layer in the side panel; clicking a finding's layer selects it and outlines it in the graph; a
+URL with every parameter reopens exactly that view; the receptive-field overlay renders.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+playwright = pytest.importorskip("playwright.sync_api")
+if CHROMIUM is None:  # pragma: no cover
+    pytest.skip("needs the system Chromium (Debian: chromium)", allow_module_level=True)
+
+VIEWPORT = {"width": 1440, "height": 900}
+MIXED_5B_5X5 = "Mixed_5b.branch5x5_2.conv"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 120.0) -> float:
+    t0 = time.monotonic()
+    url = f"http://127.0.0.1:{port}/_stcore/health"
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"the dashboard server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200 and r.read().strip() == b"ok":
+                    return time.monotonic() - t0
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"no answer from {url} within {timeout:.0f} s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """Terminate the process group this test started (the server and anything it spawned)."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = dict(os.environ)
+    env.pop("ARCHLENS_DASHBOARD_ALLOW_USER_CODE", None)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "archlens", "dashboard", "--port", str(port), "--headless"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        wait_healthy(port, proc)
+        yield f"http://127.0.0.1:{port}", port
+    finally:
+        stop_server(proc)
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser):
+    ctx = browser.new_context(viewport=VIEWPORT)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    ctx.close()
+    assert not errors, errors
+
+
+def _open(page, url: str, text: str, timeout: float = 90_000) -> None:
+    page.goto(url)
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+
+
+# JS: the viewer's box and the centre (viewport px) of the node whose tooltip names a layer
+_FIND_NODE = """(name) => {
+  const hosts = [...document.querySelectorAll('*')].filter(e => e.shadowRoot);
+  for (const h of hosts) {
+    for (const g of h.shadowRoot.querySelectorAll('g.node')) {
+      const a = g.querySelector('a');
+      const tip = a ? (a.getAttribute('xlink:title') || '') : '';
+      if (tip.split('\\n')[0].replace(/ \\(\\d+ layers\\)$/, '') === name) {
+        const r = g.getBoundingClientRect();
+        return {x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width};
+      }
+    }
+  }
+  return null;
+}"""
+_HIGHLIGHT = """() => {
+  const hosts = [...document.querySelectorAll('*')].filter(e => e.shadowRoot);
+  for (const h of hosts) {
+    const box = h.shadowRoot.querySelector('.pz-box');
+    if (box) return {hl: box.getAttribute('data-highlight'),
+                     outlined: h.shadowRoot.querySelectorAll('g.node.pz-hit').length,
+                     bottom: box.getBoundingClientRect().bottom};
+  }
+  return null;
+}"""
+
+
+def _wait_highlight(page, expected: str, timeout: float = 30.0) -> dict:
+    t0 = time.monotonic()
+    state = None
+    while time.monotonic() - t0 < timeout:
+        state = page.evaluate(_HIGHLIGHT)
+        if state and state["hl"] == expected and state["outlined"] == 1:
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"graph highlight {state!r}, expected {expected!r}")
+
+
+def _inspector_title(page, name: str, timeout: float = 30_000) -> None:
+    page.locator("h5", has_text=name).first.wait_for(timeout=timeout)
+
+
+def test_page_renders_and_foreign_hosts_get_no_session(server, page, tmp_path):
+    base, port = server
+    _open(page, base + "/", "Parameters (count)")
+    page.get_by_text("Findings").first.wait_for()
+    png = tmp_path / "overview.png"
+    time.sleep(1.0)
+    page.screenshot(path=str(png))
+    from PIL import Image
+    with Image.open(png) as im:
+        main = im.convert("RGB").crop((320, 0, im.width, im.height))
+        colours = len(set(main.getdata()))
+    assert colours > 150, colours  # cards, tables and text, not a blank skeleton
+    keep = os.environ.get("ARCHLENS_TEST_ARTIFACTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(png, Path(keep) / "dashboard.png")
+    # the websocket every session runs over: accepted for 127.0.0.1, refused for a rebinding
+    # attacker's name (raw handshake, so the Host header is exactly what we send)
+    assert _ws_status(port, f"127.0.0.1:{port}") == 101
+    assert _ws_status(port, "evil.example") != 101
+    assert _ws_status(port, f"attacker.test:{port}") != 101
+
+
+def _ws_status(port: int, host: str) -> int:
+    req = (f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           f"Sec-WebSocket-Version: 13\r\nOrigin: http://{host}\r\n"
+           "Sec-WebSocket-Protocol: streamlit\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(req.encode())
+        line = s.makefile("rb").readline().decode("latin-1")
+    return int(line.split()[1]) if line.startswith("HTTP/") else 0
+
+
+def test_click_a_graph_node_shows_that_layer_in_the_side_panel(server, page):
+    base, _ = server
+    # start with another layer selected, so the viewer is zoomed in around Mixed_5b
+    _open(page, base + "/?tab=Graph&layer=Mixed_5b.branch5x5_1.conv", "Selected layer")
+    _wait_highlight(page, "Mixed_5b.branch5x5_1.conv")
+    state = page.evaluate(_HIGHLIGHT)
+    assert state["bottom"] <= VIEWPORT["height"]  # the viewer fits the window
+    pos = page.evaluate(_FIND_NODE, MIXED_5B_5X5)
+    assert pos and 0 < pos["x"] < VIEWPORT["width"] and 0 < pos["y"] < VIEWPORT["height"], pos
+    page.mouse.click(pos["x"], pos["y"])
+    _inspector_title(page, MIXED_5B_5X5)
+    _wait_highlight(page, MIXED_5B_5X5)
+    panel = page.locator("[data-testid='stColumn']").nth(1).inner_text()
+    assert "1 x 64 x 35 x 35" in panel and "63x63 px" in panel and "5x5" in panel
+    page.wait_for_function("() => location.search.includes('layer=Mixed_5b.branch5x5_2.conv')")
+
+
+def test_click_a_finding_selects_and_outlines_its_layer(server, page):
+    base, _ = server
+    _open(page, base + "/?tab=Principles", "P3. Spatial aggregation")
+    target = "Mixed_5c.branch5x5_2.conv"
+    page.get_by_text(target, exact=True).first.click()  # the pill naming the layer
+    _wait_highlight(page, target)  # the Graph tab opened, the node is outlined
+    _inspector_title(page, target)
+
+
+def test_url_with_every_parameter_reopens_that_view(server, page):
+    base, _ = server
+    query = ("?model=resnet50&input=3x192x192&batch=2&depth=2&units=FLOPs&device=meta"
+             "&tab=Graph&layer=layer3.0.conv2")
+    _open(page, base + "/" + query, "layer3.0.conv2")
+    _inspector_title(page, "layer3.0.conv2")
+    _wait_highlight(page, "layer3.0")  # depth 2: the collapsed module holding the layer
+    body = page.inner_text("body")
+    assert "2 x 256 x 12 x 12" in body  # batch 2, 192 / 16 = 12 px, 256 channels
+    assert "FLOPs:" in body
+    side = page.locator("[data-testid='stSidebar']")
+    assert side.get_by_test_id("stTextInputField").first.input_value() == \
+        "3x192x192"
+    assert "resnet50" in side.inner_text()
+    # the URL still says all of it (shareable)
+    url = page.url
+    for part in ("model=resnet50", "input=3x192x192", "batch=2", "depth=2", "units=FLOPs",
+                 "tab=Graph", "layer=layer3.0.conv2"):
+        assert part in url, url
+
+
+def test_rf_overlay_renders_for_the_selected_layer(server, page):
+    base, _ = server
+    _open(page, base + "/?model=lenet5&tab=Receptive+field&layer=c3.convs.0",
+          "theoretical window")
+    assert "14x14 px" in page.inner_text("body")  # LeNet-5 C3 by hand: 5 + 1 + 4 * 2
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot .layer-above path, "
+        ".js-plotly-plot .shapelayer path').length >= 2", timeout=30_000)
+    assert page.locator(".js-plotly-plot image").count() >= 1  # the picture under the windows
+    legend = plot.inner_text()
+    assert "largest path 14x14 px" in legend and "smallest path" in legend
