@@ -46,7 +46,7 @@ SEVERITY_ICON = {"error": ":red[:material/error:]", "warning": ":orange[:materia
                  "info": ":blue[:material/info:]"}
 BENCH_BUNDLED = Path(__file__).resolve().parents[1] / "reports" / "bench" / \
     "factorization_cpu_float32.json"
-BENCH_MAX_BYTES = 16 << 20  # a results file of the full CPU set is ~0.2 MB
+BENCH_MAX_BYTES = 16 << 20  # uploads; a results file of the full CPU set is ~0.2 MB
 GPU_BENCH_COMMAND = "archlens bench factorization --device cuda --out bench_cuda.json"
 
 # The four design principles (Szegedy et al. 2016, "Rethinking the Inception Architecture",
@@ -827,32 +827,8 @@ def _load_bundled() -> None:
     st.session_state["bench_path"] = str(BENCH_BUNDLED)
 
 
-def _read_bench_path(path: str) -> dict:
-    """A results file from the server's disk, read with a size limit: a regular file only
-    (not /dev/zero or a FIFO), at most BENCH_MAX_BYTES, UTF-8."""
-    from archlens.bench import results as bench_results
-    p = Path(path).expanduser()
-    try:
-        st_ = p.stat()
-    except FileNotFoundError:
-        raise bench_results.BenchResultsError(
-            f"bench results file {path} does not exist; create one with 'archlens bench "
-            "factorization --out FILE.json'") from None
-    except OSError as e:
-        raise bench_results.BenchResultsError(
-            f"cannot read bench results file {path}: {e.strerror or e}") from None
-    import stat
-    if not stat.S_ISREG(st_.st_mode):
-        raise bench_results.BenchResultsError(
-            f"{path} is not a regular file; give the path of a results JSON file")
-    if st_.st_size > BENCH_MAX_BYTES:
-        raise bench_results.BenchResultsError(
-            f"{path} is {st_.st_size:,} bytes, more than the {BENCH_MAX_BYTES:,}-byte limit "
-            "for a results file")
-    return _parse_bench(p.read_bytes()[:BENCH_MAX_BYTES + 1], str(path))
-
-
 def _parse_bench(raw: bytes, name: str) -> dict:
+    """An uploaded results file (Streamlit bounds its size: ``--server.maxUploadSize``)."""
     from archlens.bench import results as bench_results
     if len(raw) > BENCH_MAX_BYTES:
         raise bench_results.BenchResultsError(
@@ -886,7 +862,8 @@ def tab_benchmarks(sel: Selection) -> None:
         if up is not None:
             res = _parse_bench(up.getvalue(), up.name)
         elif path.strip():
-            res = _read_bench_path(path.strip())
+            from archlens.bench import results as bench_results
+            res = bench_results.load_results(path.strip())  # bounded, regular files only
     except Exception as e:  # noqa: BLE001
         _show_failure("Bench results", e)
         return

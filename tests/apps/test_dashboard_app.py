@@ -462,7 +462,7 @@ def test_benchmarks_tab_loads_a_results_file(tmp_path):
 @pytest.mark.parametrize("content, words", [
     (None, "not a regular file"),                   # /dev/zero: endless, never read
     (b"\xff\xfe{not utf-8", "not UTF-8"),
-    (b"[" * 100_000, "not JSON"),                   # nesting too deep for json
+    (b"[" * 100_000, "nested too deeply"),          # nesting too deep for json
 ])
 def test_benchmarks_path_box_bad_files_are_one_line(tmp_path, content, words):
     if content is None:
