@@ -234,5 +234,81 @@ def treemap(p: Profile, depth: int = 2):
 FIGURES = {"shares": share_chart, "roofline": roofline_chart, "treemap": treemap}
 
 
+# ----------------------------------------------------------------------------------------
+# report section (HTML and Markdown): what `archlens report MODEL --profile ...` appends
+# ----------------------------------------------------------------------------------------
+
+def _summary_lines(p: Profile) -> list[str]:
+    lines = [f"device: {p.env.get('device_name') or p.device}, {p.dtype}, {p.threads} "
+             f"thread(s), batch {p.input_shape[0]}; {p.repeats} timed passes after "
+             f"{p.warmup} warm-up",
+             f"whole model: median {_ms(p.whole_median_s)} ms (no profiler); sum of per-layer "
+             f"medians {_ms(p.sum_median_s)} ms ({100 * p.overhead_fraction:+.1f} %)"]
+    if p.roofline is not None:
+        r = p.roofline
+        lines.append(f"roofline (measured): peak {r.peak_macs_per_s / 1e9:.1f} GMAC/s, "
+                     f"bandwidth {r.bandwidth_bytes_per_s / 1e9:.1f} GB/s, ridge "
+                     f"{r.ridge_macs_per_byte:.2f} MACs/byte")
+    load = p.env.get("load_average_start")
+    if load:
+        lines.append(f"load average at start: {load[0]:.2f}")
+    return lines
+
+
+def _rows(p: Profile, top: int) -> list[list[str]]:
+    rows = []
+    for lp in top_layers(p, top):
+        row = p.layer_row(lp)
+        err = p.estimate_error(lp)
+        ach = lp.achieved_macs_per_s
+        rows.append([lp.name, lp.type, _ms(lp.median_s), _pct(row["latency_share"]),
+                     _pct(row["mac_share"]), "" if ach is None else f"{ach / 1e9:.1f}",
+                     p.bound(lp) or "", _ms(p.estimate_s(lp)),
+                     "" if err is None else f"{100 * err:+.0f}"])
+    return rows
+
+
+_HEAD = ["layer", "type", "median ms", "time %", "MACs %", "GMAC/s", "bound", "estimate ms",
+         "est. error %"]
+
+
+def section_html(p: Profile, findings: Sequence = (), top: int = 15, depth: int = 1) -> str:
+    """Trusted HTML of the report's "Latency profile" section: summary, the top layers, the
+    share / roofline / treemap charts (plotly divs; the report page loads plotly.js once) and
+    the G1-G4 findings. Model text goes through :func:`archlens.sanitize.for_html`."""
+    parts = ["<ul>" + "".join(f"<li>{for_html(x)}</li>" for x in _summary_lines(p)) + "</ul>"]
+    head = "".join(f"<th>{h}</th>" for h in _HEAD)
+    body = "".join("<tr>" + "".join(f"<td>{for_html(c)}</td>" for c in r) + "</tr>"
+                   for r in _rows(p, top))
+    parts.append(f"<table class='profile'><thead><tr>{head}</tr></thead><tbody>{body}"
+                 f"</tbody></table>")
+    for key, fig in (("shares", share_chart(p, depth)), ("roofline", roofline_chart(p)),
+                     ("treemap", treemap(p))):
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=False,
+                                 div_id=f"profile-{key}"))
+    g = [f for f in findings if f.code.startswith("G") or "measured_latency_ratio" in f.data]
+    if g:
+        parts.append("<h3>Measured guidelines and factorization latency</h3><ul>" + "".join(
+            f"<li><b>{for_html(f.code)}</b> ({for_html(f.severity)}): {for_html(f.message)}"
+            f"<br>evidence: {for_html(f.evidence)}<br>fix: {for_html(f.fix)}</li>" for f in g)
+            + "</ul>")
+    return "\n".join(parts)
+
+
+def section_markdown(p: Profile, findings: Sequence = (), top: int = 15) -> str:
+    """Markdown of the same section (table cells and model text via the Markdown sinks)."""
+    from archlens.sanitize import for_markdown
+    out = [f"- {x}" if i else f"- {for_markdown(x)}"   # only the first holds model text
+           for i, x in enumerate(_summary_lines(p))]
+    out += ["", "| " + " | ".join(_HEAD) + " |", "|" + "---|" * len(_HEAD)]
+    out += ["| " + " | ".join([for_markdown(r[0]), for_markdown(r[1]), *r[2:]]) + " |"
+            for r in _rows(p, top)]     # names are model text; the numbers are ours
+    g = [f for f in findings if f.code.startswith("G") or "measured_latency_ratio" in f.data]
+    if g:
+        out += [""] + [f"- **{for_markdown(f.code)}** ({f.severity}): {for_markdown(f.message)}"
+                       f" Fix: {for_markdown(f.fix)}" for f in g]
+    return "\n".join(out) + "\n"
+
+
 def figures(p: Profile, names: Sequence[str] = tuple(FIGURES)) -> dict[str, object]:
     return {n: FIGURES[n](p) for n in names}

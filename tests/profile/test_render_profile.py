@@ -69,3 +69,35 @@ def test_hostile_model_and_layer_names_are_text_in_the_terminal():
     c.print(ProfileView(p, top=3))
     text = c.export_text()
     assert "[/bold]m" in text and "[bold]x\\x1b]0;t\\x07" in text and "\x1b" not in text
+
+
+def test_report_section_html_parses_and_escapes_model_text():
+    from html.parser import HTMLParser
+
+    from archlens.render.profile import section_html, section_markdown
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.cells, self.ids = [], [], []
+            self._td = False
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self._td = tag == "td"
+            self.ids += [v for k, v in attrs if k == "id"]
+
+        def handle_data(self, data):
+            if self._td:
+                self.cells.append(data)
+                self._td = False
+
+    p = profile()
+    c = Collect()
+    c.feed(section_html(p, top=3))
+    assert "<b>x</b>" in c.cells and "stem.conv" in c.cells   # the layer <b>x</b> is text
+    assert "b" not in c.tags
+    assert {"profile-shares", "profile-roofline", "profile-treemap"} <= set(c.ids)
+    md = section_markdown(p, top=3)
+    assert "| stem.conv | Conv2d | 2.000 | 50.0 | 80.0 | 40.0 | compute | 2.000 | +0 |" in md
+    assert "<b>" not in md
