@@ -133,8 +133,12 @@ def profile(model: "str | nn.Module", input_shape: Sequence[int] | str | None = 
     passes), the whole-model median beside their sum, bytes moved per layer, the device
     roofline (measured) and the analytical estimate per layer: a
     :class:`~archlens.profile.Profile` (``to_dict`` / ``from_dict``). See docs/profile.md."""
+    from archlens import guard
     from archlens.profile.run import profile_model
-    return profile_model(model, input_shape, device=device, dtype=dtype, batch=batch,
-                         threads=threads, channels_last=channels_last, warmup=warmup,
-                         repeats=repeats, min_time=min_time, roofline=roofline,
-                         progress=progress)
+    label = model if isinstance(model, str) else type(model).__name__
+    # the user's code runs many times here: the same guards as analyze (sys.exit, recursion,
+    # allocation failures -> one line); what it prints goes to stderr (--json - stays JSON)
+    return guard.guarded(lambda: profile_model(
+        model, input_shape, device=device, dtype=dtype, batch=batch, threads=threads,
+        channels_last=channels_last, warmup=warmup, repeats=repeats, min_time=min_time,
+        roofline=roofline, progress=progress), label=label, quiet_stdout=True)

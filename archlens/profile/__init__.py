@@ -6,7 +6,7 @@ a measured device roofline and an analytical estimate beside the measurement.
     >>> p.whole_median_s, p.sum_median_s, p["fc"].median_s   # doctest: +SKIP
 
 ``archlens.profile`` is both this package and the function that runs a profile: the package
-module is callable (``archlens.profile(...)`` is :func:`archlens.profile.run.profile_model`),
+module is callable (``archlens.profile(...)`` is :func:`archlens.api.profile`),
 so ``from archlens.profile import Profile`` and ``archlens.profile("resnet50")`` both work.
 Design notes and the JSON schema: docs/profile.md.
 """
@@ -36,8 +36,8 @@ def __getattr__(name: str) -> Any:
 
 class _CallableModule(types.ModuleType):
     def __call__(self, *args: Any, **kwargs: Any) -> Profile:
-        from archlens.profile.run import profile_model
-        return profile_model(*args, **kwargs)
+        from archlens.api import profile   # with the guards around the user's code
+        return profile(*args, **kwargs)
 
 
 sys.modules[__name__].__class__ = _CallableModule
