@@ -101,9 +101,13 @@ def analysis_to_dict(a: "Analysis") -> dict[str, Any]:
 
 def analysis_from_dict(d: dict[str, Any]) -> "Analysis":
     from archlens.analysis import Analysis, Finding, Totals
+    if not isinstance(d, dict):
+        raise ArchlensError("not an archlens analysis document (expected a JSON object)")
     if d.get("schema") != SCHEMA:
         raise ArchlensError(f"not an archlens analysis document (schema {d.get('schema')!r}, "
                             f"expected {SCHEMA!r})")
+    from archlens.validate import check_analysis_document
+    check_analysis_document(d, INPUT)  # one line naming the bad field
     shape = tuple(d["input_shape"])
     inp_extra = d.get("input") or {}
     nodes = [Node(name=INPUT, type="input", kind="input", module="", inputs=(), in_shapes=(),
@@ -135,22 +139,12 @@ def analysis_from_dict(d: dict[str, Any]) -> "Analysis":
 def read_analysis(path: "str | os.PathLike[str]") -> "Analysis":
     """An ``analysis.json`` file (``archlens analyze --json`` or a report's) as an Analysis;
     a missing, unreadable or malformed file is a one-line :class:`ArchlensError`."""
-    import json
     import os  # noqa: F401 - annotation
     from pathlib import Path
+
+    from archlens.io import load_json_bounded
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ArchlensError(f"{p}: no such file; give an analysis.json written by 'archlens "
-                            "analyze MODEL --json FILE' or a report folder's") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ArchlensError(f"{p}: cannot read it ({getattr(e, 'strerror', None) or e})") \
-            from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ArchlensError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from None
+    doc = load_json_bounded(p, what="analysis document")  # bounded, regular files only
     if not isinstance(doc, dict):
         raise ArchlensError(f"{p}: not an archlens analysis document (expected a JSON object)")
     try:

@@ -61,7 +61,12 @@ def load_model(ref: str, *, device: str | None = None
 def _import_target(target: str, ref: str) -> Any:
     if target.endswith(".py") or os.sep in target or "/" in target:
         path = Path(target).expanduser()
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as e:  # e.g. a file name longer than the file system allows
+            raise ModelLoadError(f"model file {str(path)[:80]!r}... cannot be opened "
+                                 f"({e.strerror}); check the path") from None
+        if not found:
             raise ModelLoadError(f"model file {str(path)!r} not found (reference {ref!r}); "
                                  "check the path")
         name = "archlens_user_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
