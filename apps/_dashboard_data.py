@@ -417,3 +417,43 @@ def totals_frame(a, b, units: Units) -> pd.DataFrame:
         rows.append({"quantity": label, f"A: {a.model}": int(fa), f"B: {b.model}": int(fb),
                      "B - A": int(fb) - int(fa), "B / A": (fb / fa) if fa else None})
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- diff tables
+
+def diff_totals_frame(d, units: Units) -> pd.DataFrame:
+    """The diff's totals (``archlens.diff``), MACs in the chosen units."""
+    rows = []
+    for t in d.totals:
+        f = units.factor if t.key in ("macs", "paper_macs") else 1
+        name = t.quantity.replace("MACs", units.name) if f != 1 else t.quantity
+        rows.append({"quantity": f"{name} ({t.unit})" if t.unit and t.unit != "count"
+                     else name, f"A: {d.a}": t.a * f, f"B: {d.b}": t.b * f,
+                     "B - A": t.delta * f, "B / A": (t.b / t.a) if t.a else None})
+    return pd.DataFrame(rows)
+
+
+def changes_frame(d, units: Units) -> pd.DataFrame:
+    rows = []
+    for c in d.changes:
+        rows.append({"unit": c.name, "status": c.status, "what": ", ".join(c.kinds),
+                     "A": c.a or "", "B": c.b or "",
+                     f"{units.name} A": units.of(c.macs_a), f"{units.name} B": units.of(c.macs_b),
+                     f"{units.name} B - A": units.of(c.macs_b) - units.of(c.macs_a),
+                     "params B - A": c.params_b - c.params_a,
+                     "stage": f"S{c.stage}" if c.stage is not None else "head"})
+    return pd.DataFrame(rows)
+
+
+def diff_stages_frame(d, units: Units) -> pd.DataFrame:
+    rows = []
+    for s in d.stages:
+        ma, mb = units.of(s.macs_a), units.of(s.macs_b)
+        rows.append({"stage": s.key, "A": s.text_a or s.label_a, "B": s.text_b or s.label_b,
+                     f"{units.name} A": ma, f"{units.name} B": mb,
+                     f"{units.name} B - A": mb - ma,
+                     f"{units.name} B / A": (mb / ma) if ma else None,
+                     "params A": s.params_a, "params B": s.params_b,
+                     "params B - A": s.params_b - s.params_a,
+                     "layers A": s.layers_a, "layers B": s.layers_b})
+    return pd.DataFrame(rows)

@@ -49,6 +49,8 @@ VIEWER_CSS = """
   color: #555; background: rgba(255,255,255,.85); padding: 1px 4px; }
 .pz-hit polygon, .pz-hit ellipse, .pz-hit path { stroke: #d500f9 !important;
   stroke-width: 4px !important; }
+.pz-mark polygon, .pz-mark path { stroke: #ff6d00 !important; stroke-width: 3.5px !important;
+  stroke-dasharray: 6 3; }
 """
 
 VIEWER_JS = r"""
@@ -167,6 +169,24 @@ export default function (component) {
     }
   }
   box.setAttribute("data-highlight", hit ? nodeName(hit) : "");
+  // Mark (dashed orange) every drawn node holding one of data.marks (a comparison's changes)
+  var marks = data.marks || [], marked = 0;
+  if (svg) {
+    svg.querySelectorAll(".pz-mark").forEach(function (g) { g.classList.remove("pz-mark"); });
+    if (marks.length) {
+      svg.querySelectorAll("g.node").forEach(function (g) {
+        var head = nodeName(g);
+        if (!head) return;
+        for (var i = 0; i < marks.length; i++) {
+          var m = marks[i];
+          if (m === head || m.indexOf(head + ".") === 0 || head.indexOf(m + ".") === 0) {
+            g.classList.add("pz-mark"); marked++; break;
+          }
+        }
+      });
+    }
+  }
+  box.setAttribute("data-marked", String(marked));
   function focus() {  // fit, then zoom to a readable scale around the selected node
     fitHeight(); fit();
     if (!hit) return;
@@ -214,13 +234,16 @@ def _component():
 
 
 def graph_viewer(svg: str, *, key: str, highlight: str | None = None,
+                 marks: list[str] | tuple[str, ...] = (),
                  on_node: Callable[[], None] | None = None, max_height: int = 1400) -> Any:
     """Mount the viewer; returns the component's result (``.node``: the clicked layer, for
     the one run after a click). ``on_node`` runs before the script when a node is clicked
-    (read the value with :func:`clicked_node`)."""
+    (read the value with :func:`clicked_node`). ``marks``: layer or module names whose drawn
+    nodes get a dashed orange outline (a comparison's changed units)."""
     body = svg_body(svg)
     return _component()(key=key, data={"svg": body, "key": svg_key(body),
                                        "highlight": highlight or "",
+                                       "marks": [str(m) for m in marks],
                                        "max_height": int(max_height)},
                         on_node_change=on_node or (lambda: None))
 

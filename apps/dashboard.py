@@ -798,23 +798,58 @@ def tab_compare(a, sel: Selection) -> None:
     ra, rb = results
     if ra is None or rb is None:
         return
-    st.markdown("#### Totals")
-    totals = data.totals_frame(ra, rb, sel.units)
-    st.dataframe(totals, hide_index=True, width="stretch",
-                 column_config=data.number_columns(totals))
-    st.markdown("#### Per stage (grid-size index; S0 = input resolution)")
-    stages = data.stage_frame(ra, rb, sel.units)
+    # archlens.api.diff, not archlens.diff: once the submodule archlens.diff is imported, the
+    # package attribute of that name is the module
+    from archlens import api
+    try:
+        d = api.diff(ra, rb)
+    except Exception as e:  # noqa: BLE001
+        _show_failure("Architecture diff", e)
+        return
+    u = sel.units
+    st.markdown(f"#### {md(d.headline or f'{ra.model} vs {rb.model}')}")
+    for note in d.notes:
+        st.caption(md(note))
+    counts = (f"{len(d.by_status('changed'))} changed, {len(d.by_status('added'))} added, "
+              f"{len(d.by_status('removed'))} removed, {d.same} the same "
+              f"(of {d.units_a} / {d.units_b} layer units: an op with its BN/activation)")
+    st.caption(counts)
+    st.dataframe(data.diff_totals_frame(d, u), hide_index=True, width="stretch",
+                 column_config=data.number_columns(data.diff_totals_frame(d, u)))
+    st.markdown("#### Module diff")
+    if d.changes:
+        changes = data.changes_frame(d, u)
+        st.dataframe(changes, hide_index=True, width="stretch", height=300,
+                     column_config={"unit": st.column_config.TextColumn("unit", width=260,
+                                                                        pinned=True),
+                                    **data.number_columns(changes)})
+    else:
+        st.success("No layer unit differs.")
+    st.markdown("#### Per stage (aligned by stage index; S0 = input resolution)")
+    stages = data.diff_stages_frame(d, u)
     st.dataframe(stages, hide_index=True, width="stretch",
                  column_config=data.number_columns(stages))
     from archlens.render import charts
     try:
-        figs = charts.compare_figures(ra, rb)
+        st.plotly_chart(charts.stage_deltas(ra, rb), key="cmp_stage_deltas", width="stretch")
     except Exception as e:  # noqa: BLE001
-        _show_failure("Comparison charts", e)
-        figs = {}
-    for slug, fig in figs.items():
-        st.plotly_chart(fig, key=f"cmp_{slug}", width="stretch")
-    st.markdown("#### Findings diff (count per rule)")
+        _show_failure("Per-stage chart", e)
+    st.markdown("#### Side by side (changes outlined in dashed orange)")
+    g1, g2 = st.columns(2)
+    for col, an, side in ((g1, ra, "a"), (g2, rb, "b")):
+        with col:
+            try:
+                svg, _notes, drawn = data.graph_svg(data.analysis_key(an), sel.depth, an)
+            except Exception as e:  # noqa: BLE001
+                _show_failure(f"Graph of {an.model}", e)
+                continue
+            marks = [c.name for c in d.changes
+                     if (side == "a" and c.status != "added")
+                     or (side == "b" and c.status != "removed")]
+            st.caption(f"{'A' if side == 'a' else 'B'}: {md(an.model)} (depth "
+                       f"{drawn if drawn is not None else 'all'})")
+            graph_viewer(svg, key=f"cmp_graph_{side}", marks=marks, max_height=700)
+    st.markdown("#### Findings")
     diff = data.findings_diff(ra, rb)
     if diff.empty:
         st.success("Neither model has findings.")

@@ -330,7 +330,7 @@ def test_resnet50():
     assert f"{RESNET50_PARAMS:,} parameters" in params.proto.help
 
 
-def test_compare_two_models():
+def test_compare_two_models_through_the_architecture_diff():
     at = _app()
     at.run()
     at = _tab(at, "Compare")
@@ -338,14 +338,30 @@ def test_compare_two_models():
     at.selectbox(key="cmp_b").set_value("resnet50").run()
     _clean(at)
     totals = next(f for f in _frames(at) if "quantity" in f.columns)
-    row = totals[totals["quantity"] == "parameters (count)"].iloc[0]
+    row = totals[totals["quantity"] == "parameters"].iloc[0]
     assert row["A: inception_v3"] == INCEPTION_V3_PARAMS
     assert row["B: resnet50"] == RESNET50_PARAMS
     assert row["B - A"] == RESNET50_PARAMS - INCEPTION_V3_PARAMS
-    stages = next(f for f in _frames(at) if "stage" in f.columns)
+    stages = next(f for f in _frames(at) if "stage" in f.columns and "params A" in f.columns)
     assert stages["params A"].sum() == INCEPTION_V3_EXECUTED_PARAMS
     assert stages["params B"].sum() == RESNET50_PARAMS
-    assert len(at.get("plotly_chart")) >= 1
+    assert len(at.get("bidi_component")) == 2  # the two graphs side by side
+
+
+def test_compare_names_the_factorized_modules():
+    at = _app(tab="Compare", cmp_a="inception_v3", cmp_b="inception_v3_unfactorized")
+    at.run()
+    _clean(at)
+    heads = [m.value for m in at.markdown if m.value.startswith("#### ")]
+    assert "costs" in heads[0] and "MACs" in heads[0]  # the diff's headline
+    changes = next(f for f in _frames(at) if "unit" in f.columns)
+    row = changes.set_index("unit").loc["Mixed_5b.branch3x3dbl_2.conv"]
+    assert row["status"] == "changed" and "factorization" in row["what"]
+    # by hand: 5x5 64->96 + BN = 153,600 + 192; 3x3 64->96 + BN + 3x3 96->96 + BN =
+    # 55,296 + 192 + 82,944 + 192: B - A = 15,168 parameters
+    assert row["params B - A"] == 15_168
+    graphs = at.get("bidi_component")
+    assert "Mixed_5b.branch3x3dbl_2.conv" in json.loads(graphs[0].proto.json)["marks"]
 
 
 def test_user_code_is_off_unless_allowed(monkeypatch):
