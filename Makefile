@@ -13,7 +13,7 @@ setup: $(STAMP) system
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,sweep]'
 	touch $@
 
 # System components: graphviz's `dot` (graph layout) and Chromium (static images, browser tests).

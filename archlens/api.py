@@ -142,3 +142,29 @@ def profile(model: "str | nn.Module", input_shape: Sequence[int] | str | None = 
         model, input_shape, device=device, dtype=dtype, batch=batch, threads=threads,
         channels_last=channels_last, warmup=warmup, repeats=repeats, min_time=min_time,
         roofline=roofline, progress=progress), label=label, quiet_stdout=True)
+
+
+def sweep(spec: Any, out: str | Path | None = None, *, workers: int | None = None,
+          address: str | None = None, resume: bool = False, progress: Any = None,
+          references: bool = False) -> Any:
+    """Run a design-space sweep on Ray and return its :class:`~archlens.sweep.SweepResult`:
+    ``.table`` (pyarrow; ``.to_pandas()``) has one row per variant (its parameters, status,
+    params, MACs, feature RF in px, depth, width, findings counts), ``.summary`` the counts.
+
+    ``spec``: a TOML path, a dict of the same shape, or a :class:`~archlens.sweep.SweepSpec`
+    (format: docs/sweep.md). Results go to ``out`` (default ``sweeps/<name>/``), written as
+    they arrive; ``resume=True`` skips the variants already there. ``address``: ``"auto"`` or
+    ``"HOST:PORT"`` of an existing Ray cluster (default: a local instance, or the Ray session
+    this process already started). Bad specs raise one-line
+    :class:`~archlens.errors.SweepSpecError` before any work starts. ``references``: also
+    analyse the family's zoo members for the report's width/depth plane (``summary``).
+    """
+    from archlens.sweep import run_sweep
+    return run_sweep(spec, out, workers=workers, address=address, resume=resume,
+                     progress=progress, references=references)
+
+
+def load_sweep(out: str | Path) -> Any:
+    """The :class:`~archlens.sweep.SweepResult` of a finished sweep folder."""
+    from archlens.sweep import load_sweep as _load
+    return _load(out)

@@ -72,3 +72,12 @@ class UserCodeError(ArchlensError):
 class ResourceLimitError(ArchlensError):
     """An analysis refused or stopped by a limit: --max-memory (estimated on meta) or
     --timeout; the message gives the numbers and the way out (--device meta, a larger limit)."""
+
+
+class SweepSpecError(ConfigError):
+    """A sweep spec (TOML) that cannot run: unknown builder or key, a parameter the builder does
+    not accept, an empty grid, contradictory constraints. Raised before any work starts."""
+
+
+class ClusterError(ArchlensError):
+    """A Ray cluster that cannot be reached or started (the message names the address)."""

@@ -174,3 +174,13 @@ def to_meta(model: nn.Module) -> nn.Module:
 def _first_line(e: BaseException) -> str:
     lines = str(e).strip().splitlines()
     return f"{type(e).__name__}: {lines[0].strip()}" if lines else type(e).__name__
+
+
+def load_callable(ref: str) -> Any:
+    """The object ``path/to/file.py:callable`` or ``package.module:callable`` names, not called
+    (a sweep calls it with keyword arguments). One-line :class:`ModelLoadError` otherwise."""
+    target, _, attr = ref.rpartition(":")
+    if not target or not attr:
+        raise ModelLoadError(f"reference {ref!r} must be path/to/file.py:callable or "
+                             "package.module:callable")
+    return _get_attr(_import_target(target, ref), attr, target)

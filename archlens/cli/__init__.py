@@ -17,11 +17,12 @@ from archlens.errors import ArchlensError
 from archlens.sanitize import visible
 
 # module name -> (subcommand names it registers); imported lazily for a fast `--help`.
-SUBCOMMANDS = ("zoo", "analyze", "check", "graph", "report", "compare", "bench", "profile", "dashboard")
+SUBCOMMANDS = ("zoo", "analyze", "check", "graph", "report", "compare", "bench", "profile",
+               "dashboard", "sweep")
 _MODULES = {"zoo": "zoo_cmd", "analyze": "analyze_cmd", "check": "check_cmd",
             "graph": "graph_cmd", "report": "report_cmd", "compare": "report_cmd",
             "bench": "bench_cmd", "profile": "profile_cmd",
-            "dashboard": "dashboard_cmd"}
+            "dashboard": "dashboard_cmd", "sweep": "sweep_cmd"}
 
 
 class _Parser(argparse.ArgumentParser):

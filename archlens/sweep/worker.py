@@ -1,0 +1,219 @@
+"""One variant -> one result row (runs inside a Ray worker; plain Python, no Ray imports).
+
+Per variant: build it (on the meta device by default: nothing allocated), check the cheap
+parameter bounds on the built module, analyse it (``archlens.analyze``, checks off), check the
+MAC and receptive-field bounds, then the optional measures (design checks, latency). Any
+exception becomes a ``failed`` row with its one-line error; a variant slower than
+``measure.timeout_s`` becomes a ``timeout`` row. Nothing here raises.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from archlens.sweep.spec import SweepSpec, canonical_json
+from archlens.sweep.variants import Variant
+
+STATUSES = ("ok", "pruned", "failed", "timeout")
+METRICS = ("params", "trainable_params", "macs", "paper_macs", "activations", "weight_bytes",
+           "peak_activation_bytes")
+
+_BUILDERS: dict[tuple[str, str, str], Any] = {}
+
+
+class VariantTimeout(Exception):
+    pass
+
+
+def builder_for(spec: SweepSpec):
+    """The spec's builder, resolved once per worker process."""
+    from archlens.sweep.builders import resolve_builder
+    key = (spec.builder, spec.base_dir, spec.builder_digest)
+    if key not in _BUILDERS:
+        _BUILDERS[key] = resolve_builder(spec.builder, spec.base_dir)
+    return _BUILDERS[key]
+
+
+def empty_row(v: Variant) -> dict[str, Any]:
+    from archlens.shapes import format_shape
+    row: dict[str, Any] = {"variant_id": v.id, "index": v.index,
+                           "config": canonical_json(dict(v.params)),
+                           "input": format_shape(v.input_shape), "zoo_model": None,
+                           "status": "failed", "reason": None}
+    row.update({k: None for k in METRICS})
+    row.update({"rf": None, "rf_h": None, "rf_w": None, "rf_stride": None, "depth": None,
+                "width": None, "nodes": None, "unsupported_ops": None, "findings_error": None,
+                "findings_warning": None, "findings_info": None, "findings": None,
+                "latency_ms": None, "latency_note": None})
+    return row
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float):
+    """Raise :class:`VariantTimeout` in this thread after ``seconds`` (SIGALRM; main thread
+    only; elsewhere the driver's per-batch deadline is the fallback)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal,
+                                                                                "setitimer"):
+        yield
+        return
+
+    def on_alarm(signum, frame):
+        raise VariantTimeout()
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def analyse_variant(spec: SweepSpec, v: Variant) -> dict[str, Any]:
+    row = empty_row(v)
+    t0 = time.perf_counter()
+    try:
+        with _deadline(spec.measure.timeout_s):
+            _fill(spec, v, row)
+    except VariantTimeout:
+        row.update(status="timeout", reason=f"timed out after {spec.measure.timeout_s:g} s")
+    except Exception as e:  # recorded on the row, never fatal
+        row.update(status="failed", reason=_one_line(e))
+    row["elapsed_s"] = round(time.perf_counter() - t0, 6)
+    return row
+
+
+def _fill(spec: SweepSpec, v: Variant, row: dict[str, Any]) -> None:
+    import torch
+
+    import archlens
+    from archlens.sweep.builders import VariantError
+
+    b = builder_for(spec)
+    kwargs = v.builder_params
+    for k, val in kwargs.items():
+        why = b.check_value(k, val)
+        if why:
+            raise VariantError(why)
+    row["zoo_model"] = b.zoo_match(kwargs, v.input_shape)
+    device = spec.measure.device
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        with torch.device("meta") if device == "meta" else contextlib.nullcontext():
+            model = b.build(kwargs).eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    why = spec.constraints.violated_params(n_params)
+    if why:  # pruned before the trace: only the parameter count is known
+        row.update(status="pruned", reason=why, params=n_params)
+        return
+    a = archlens.analyze(model, v.input_shape, device=device, checks=False)
+    t = a.totals
+    row.update({k: int(getattr(t, k)) for k in METRICS})
+    row["nodes"] = len(a.graph.nodes)
+    row["unsupported_ops"] = canonical_json(dict(a.unsupported_ops))
+    rf = a.feature_rf
+    if rf is not None:
+        row.update(rf_h=int(rf.size[0]), rf_w=int(rf.size[-1]), rf=int(max(rf.size)),
+                   rf_stride=int(max(rf.stride)))
+    depth, width = depth_width(a)
+    row.update(depth=depth, width=width)
+    why = spec.constraints.violated_analysis(t.macs, row["rf"])
+    if why:
+        row.update(status="pruned", reason=why)
+        return
+    if spec.measure.checks:
+        findings = archlens.check(a)
+        counts: dict[str, int] = {}
+        for f in findings:
+            counts[f.code] = counts.get(f.code, 0) + 1
+        for sev in ("error", "warning", "info"):
+            row[f"findings_{sev}"] = sum(1 for f in findings if f.severity == sev)
+        row["findings"] = canonical_json(counts)
+    if spec.measure.latency:
+        row["latency_ms"], row["latency_note"] = _latency(model, b, kwargs, v)
+    row["status"] = "ok"
+
+
+def depth_width(a) -> tuple[int | None, int | None]:
+    """Principle 4's two axes, as the P4.depth-width rule measures them: depth = conv layers on
+    the longest path summed over grid stages, width = channels of the widest stage."""
+    from archlens.checks._common import Context
+    from archlens.checks.p4_balance import stage_shapes
+    stages = stage_shapes(Context.of(a.graph))
+    if not stages:
+        return None, None
+    return sum(s.depth for s in stages), max(s.width for s in stages)
+
+
+def _latency(model, b, kwargs, v: Variant) -> tuple[float | None, str]:
+    import archlens
+    profile = getattr(archlens, "profile", None)
+    if not callable(profile):
+        return None, ("unavailable: this archlens has no archlens.profile (issue 14); latency "
+                      "is measured, never inferred from MACs")
+    import torch
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        real = b.build(kwargs).eval()  # real weights: latency needs real tensors
+    result = profile(real, v.input_shape, device="cpu")
+    ms = _total_ms(result)
+    if ms is None:
+        return None, "unavailable: archlens.profile returned no total latency"
+    return ms, "measured on cpu by archlens.profile (batch 1)"
+
+
+def _total_ms(result: Any) -> float | None:
+    for attr in ("total_ms", "latency_ms", "median_ms"):
+        val = getattr(result, attr, None)
+        if isinstance(val, (int, float)):
+            return float(val)
+    if isinstance(result, dict):
+        for k in ("total_ms", "latency_ms", "median_ms"):
+            if isinstance(result.get(k), (int, float)):
+                return float(result[k])
+    return None
+
+
+def analyse_batch(spec: SweepSpec, variants: Iterable[Variant]) -> list[dict[str, Any]]:
+    """Rows for a batch, in order; ``node``/``pid`` say where they ran (run-dependent)."""
+    node = os.environ.get("ARCHLENS_SWEEP_NODE") or _node_id()
+    rows = []
+    with _quiet_gc():
+        for v in variants:
+            row = analyse_variant(spec, v)
+            row["node"], row["pid"] = node, os.getpid()
+            rows.append(row)
+    return rows
+
+
+@contextlib.contextmanager
+def _quiet_gc():
+    try:
+        yield
+    finally:
+        gc.collect()  # one collection per batch keeps a long-lived worker's memory bounded
+
+
+def _node_id() -> str:
+    try:
+        import ray
+        if ray.is_initialized():
+            return ray.get_runtime_context().get_node_id()
+    except Exception:
+        pass
+    return "local"
+
+
+def _one_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    msg = lines[0].strip() if lines else ""
+    name = type(e).__name__
+    if name in ("VariantError",) and msg:
+        return msg
+    return f"{name}: {msg}" if msg else name

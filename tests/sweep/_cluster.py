@@ -1,0 +1,145 @@
+"""A throw-away multi-node Ray cluster on loopback for the tests.
+
+Every node is ``ray start --block`` in its own session (process group) with its own random
+loopback ports and a temp dir under the test's tmp_path; teardown signals exactly those
+process groups (SIGTERM, then SIGKILL) - never a broad ``ray stop`` or a kill by name, since
+other people's Ray instances may share this machine.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    for _ in range(200):
+        p = random.randint(20000, 60000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+            return p
+    raise RuntimeError("no free loopback port")
+
+
+def _ports() -> list[str]:
+    names = ("--node-manager-port", "--object-manager-port", "--metrics-export-port",
+             "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
+             "--runtime-env-agent-port")
+    out = []
+    for n in names:
+        out += [n, str(free_port())]
+    lo = free_port()
+    lo = min(lo, 60000 - 100)
+    out += ["--min-worker-port", str(lo), "--max-worker-port", str(lo + 60)]
+    return out
+
+
+class Cluster:
+    def __init__(self, tmp: Path, nodes: int = 2, cpus_per_node: int = 1,
+                 worker_env: dict[str, str] | None = None):
+        self.tmp = Path(tmp)
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.procs: list[subprocess.Popen] = []
+        self.logs: list[Path] = []
+        self.nodes = nodes
+        self.cpus = cpus_per_node
+        self.worker_env = dict(worker_env or {})  # seen by the tasks (set on the nodes)
+
+    def node_env(self) -> dict[str, str]:
+        return {**self.env(), **self.worker_env}
+
+    @staticmethod
+    def env() -> dict[str, str]:
+        """The environment of the nodes and of the drivers that connect to them: a loopback
+        test cluster without token auth (the token file in ~/.ray is shared with whoever
+        else runs Ray on this machine)."""
+        env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled")
+        env.pop("RAY_ADDRESS", None)
+        return env
+
+    def _start(self, args: list[str], name: str) -> None:
+        log = self.tmp / f"{name}.log"
+        self.logs.append(log)
+        env = self.node_env()
+        cmd = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block",
+               "--node-ip-address", "127.0.0.1", "--num-cpus", str(self.cpus),
+               "--disable-usage-stats", *_ports(), *args]
+        with open(log, "wb") as fh:
+            self.procs.append(subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
+                                               env=env, start_new_session=True))
+
+    def start(self, timeout: float = 120.0) -> "Cluster":
+        tmpdir = self.tmp / "ray"
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        self._start(["--head", "--port", str(self.port), "--temp-dir", str(tmpdir),
+                     "--include-dashboard", "false"], "head")
+        self._wait_nodes(1, timeout)
+        for i in range(1, self.nodes):
+            self._start(["--address", self.address], f"node{i}")
+        self._wait_nodes(self.nodes, timeout)
+        return self
+
+    def _alive_nodes(self) -> int:
+        code = ("import ray,logging;ray.init(address=%r,logging_level=logging.ERROR,"
+                "log_to_driver=False);print(sum(1 for n in ray.nodes() if n['Alive']))"
+                % self.address)
+        try:
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=60, env=self.env())
+        except subprocess.TimeoutExpired:
+            return 0
+        try:
+            return int(r.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return 0
+
+    def _wait_nodes(self, n: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for p in self.procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"ray start exited: {self.logs[-1].read_text()[-2000:]}")
+            if self._alive_nodes() >= n:
+                return
+            time.sleep(1.0)
+        raise RuntimeError(f"cluster did not reach {n} nodes in {timeout:.0f} s")
+
+    def stop(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in reversed(self.procs):
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline and any(p.poll() is None for p in self.procs):
+                time.sleep(0.2)
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def leftover(self) -> list[str]:
+        """Processes still running that belong to this cluster (by its temp dir or port)."""
+        marks = (str(self.tmp), str(self.port))
+        found = []
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if any(m in cmd for m in marks) and "pytest" not in cmd:
+                found.append(f"{d.name}: {cmd[:120]}")
+        return found
