@@ -193,10 +193,12 @@ def console_summary(result: Any):
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
+
+    from archlens.sanitize import for_terminal as term
     s = result.summary
     run = s.get("this_run", {})
     rows = result.table.to_pylist()
-    head = Text(f"sweep {s.get('name')}: {F.counts_line(s)}", style="bold")
+    head = Text(f"sweep {term(s.get('name'))}: {F.counts_line(s)}", style="bold")
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_column(style="dim")
     t.add_column()
@@ -208,11 +210,11 @@ def console_summary(result: Any):
                                 f"node(s); Ray start-up {run.get('ray_startup_s', 0):.1f} s, "
                                 f"wall {run.get('wall_s', 0):.1f} s")
     if s.get("pruned_by"):
-        t.add_row("pruned by", ", ".join(f"{k} {v:,}" for k, v in s["pruned_by"].items()))
+        t.add_row("pruned by", ", ".join(f"{term(k)} {v:,}" for k, v in s["pruned_by"].items()))
     if s.get("failures_total"):
         first = s["failures"][0]
         t.add_row("failed", f"{s['failures_total']:,} (first: {first['variant_id']}: "
-                            f"{first['reason']})")
+                            f"{term(first['reason'])})")
     for fr in F.FRONTS:
         pts = [r for r in F.ok_rows(rows) if r.get(fr.x) is not None and r.get(fr.y)
                is not None]
@@ -220,7 +222,7 @@ def console_summary(result: Any):
             t.add_row(f"front {fr.x}/{fr.y}",
                       f"{len(F.pareto_front(pts, fr.x, fr.y))} of {len(pts)} variants "
                       f"non-dominated ({fr.x} minimised, {fr.y} maximised)")
-    t.add_row("table", str(result.out / "results.parquet"))
+    t.add_row("table", term(result.out / "results.parquet"))
     return Group(head, t)
 
 
@@ -335,8 +337,6 @@ def write_sweep_report(result: Any, out: str | Path | None = None,
                        links: Mapping[str, str] | None = None,
                        budget: int | None = None) -> Path:
     """Write ``sweep.html`` (default: into the sweep folder), atomically. Returns its path."""
-    from archlens.sweep.store import atomic_write
+    from archlens.outputs import write_file
     path = Path(out) if out is not None else Path(result.out) / "sweep.html"
-    text = sweep_html(result, links, budget)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    return path
+    return write_file(path, sweep_html(result, links, budget), hint="choose a writable --out")

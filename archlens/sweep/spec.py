@@ -28,6 +28,7 @@ RANDOM_FORMS = ("uniform", "log_uniform", "randint")
 #: parameters the sweep consumes itself (never passed to the builder)
 SWEEP_PARAMS = ("resolution",)
 MAX_VARIANTS = 1_000_000
+SPEC_LIMIT = 1_000_000  # bytes: a spec is a page of TOML
 
 
 @dataclass(frozen=True)
@@ -155,14 +156,11 @@ def load_spec(spec: "str | Path | Mapping[str, Any] | SweepSpec") -> SweepSpec:
         return spec
     if isinstance(spec, Mapping):
         return parse_spec(spec, source=None, base_dir=Path.cwd())
+    from archlens.io import read_text_bounded
     path = Path(spec).expanduser()
-    if not path.is_file():
-        raise SweepSpecError(f"sweep spec {str(path)!r} not found; pass a .toml file "
-                             "(examples in examples/sweeps/)")
+    text = read_text_bounded(path, what="sweep spec", limit=SPEC_LIMIT, error=SweepSpecError)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise SweepSpecError(f"sweep spec {str(path)!r} is not UTF-8 text") from None
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SweepSpecError(f"sweep spec {str(path)!r} is not valid TOML: {e}") from None
     return parse_spec(data, source=str(path), base_dir=path.resolve().parent)

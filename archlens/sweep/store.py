@@ -8,18 +8,14 @@ Layout of ``--out DIR``::
     timings.parquet        run-dependent columns (seconds per variant, node, pid, run)
     summary.json           counts, prune/failure reasons, throughput, references
 
-Every file goes to a temporary sibling and is moved into place with ``os.replace``, so a killed
-driver leaves only whole parts behind; ``--resume`` reads their variant ids and skips them.
-archlens writes only into an empty or missing folder or one holding a sweep of the same spec,
-and removes nothing but its own temporary files.
+Every file is written by :func:`archlens.outputs.write_file` (a temporary sibling renamed into
+place; temporaries of dead processes are cleaned up), so a killed driver leaves only whole
+parts behind; ``--resume`` reads their variant ids and skips them. archlens writes only into
+an empty or missing folder or one holding a sweep of the same spec.
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,13 +24,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from archlens.errors import OutputError
+from archlens.outputs import write_file
 from archlens.sweep.spec import SweepSpec, canonical_json
 
 SCHEMA = "archlens.sweep/1"
 RUN_COLUMNS = ("elapsed_s", "node", "pid", "run")
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-_TMP = re.compile(r"^\.part-[0-9a-f]+-\d+\.parquet\.[^/]+\.tmp$")
 
 _BASE_FIELDS: list[tuple[str, pa.DataType]] = [
     ("variant_id", pa.string()), ("index", pa.int64()), ("config", pa.string()),
@@ -110,24 +104,19 @@ def rows_to_table(spec: SweepSpec, rows: Iterable[Mapping[str, Any]], run: str) 
     return pa.table(cols, schema=schema)
 
 
-def atomic_write(path: Path, write) -> None:
-    """``write(tmp_path)`` then ``os.replace`` onto ``path``; nothing half-written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 -> what open() would have made
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def write_parquet(path: Path, table: pa.Table) -> None:
+    """``table`` to ``path`` atomically (archlens.outputs: temp file + rename)."""
+    write_file(path, parquet_bytes(table), hint="choose a writable --out")
 
 
 def write_json(path: Path, doc: Any) -> None:
-    def w(tmp):
-        Path(tmp).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    atomic_write(path, w)
+    write_file(path, json.dumps(doc, indent=2) + "\n", hint="choose a writable --out")
 
 
 class Store:
@@ -174,10 +163,6 @@ class Store:
             self.parts.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise OutputError(f"cannot create {str(self.parts)!r}: {e.strerror}") from None
-        for p in self.parts.iterdir():  # our own temporaries from a killed run
-            if _TMP.match(p.name):
-                with contextlib.suppress(OSError):
-                    p.unlink()
         manifest = self.out / "manifest.json"
         if not manifest.is_file():
             write_json(manifest, {"schema": SCHEMA, "name": self.spec.name,
@@ -199,7 +184,7 @@ class Store:
         table = rows_to_table(self.spec, rows, self.run)
         path = self.parts / f"part-{self.run}-{self._seq:06d}.parquet"
         self._seq += 1
-        atomic_write(path, lambda tmp: pq.write_table(table, tmp))
+        write_parquet(path, table)
         return path
 
     # ----- final ---------------------------------------------------------------------------
@@ -220,8 +205,8 @@ class Store:
         base = [f.name for f in table_schema(self.spec)]
         results = full.select(base).replace_schema_metadata(table_schema(self.spec).metadata)
         timings = full.select(["variant_id", *RUN_COLUMNS])
-        atomic_write(self.out / "results.parquet", lambda tmp: pq.write_table(results, tmp))
-        atomic_write(self.out / "timings.parquet", lambda tmp: pq.write_table(timings, tmp))
+        write_parquet(self.out / "results.parquet", results)
+        write_parquet(self.out / "timings.parquet", timings)
         write_json(self.out / "summary.json", dict(summary))
         return results
 

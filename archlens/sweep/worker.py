@@ -24,6 +24,7 @@ STATUSES = ("ok", "pruned", "failed", "timeout")
 METRICS = ("params", "trainable_params", "macs", "paper_macs", "activations", "weight_bytes",
            "peak_activation_bytes")
 
+LATENCY_MIN_TIME_S = 0.5
 _BUILDERS: dict[tuple[str, str, str], Any] = {}
 
 
@@ -136,7 +137,7 @@ def _fill(spec: SweepSpec, v: Variant, row: dict[str, Any]) -> None:
             row[f"findings_{sev}"] = sum(1 for f in findings if f.severity == sev)
         row["findings"] = canonical_json(counts)
     if spec.measure.latency:
-        row["latency_ms"], row["latency_note"] = _latency(model, b, kwargs, v)
+        row["latency_ms"], row["latency_note"] = _latency(b, kwargs, v)
     row["status"] = "ok"
 
 
@@ -151,33 +152,20 @@ def depth_width(a) -> tuple[int | None, int | None]:
     return sum(s.depth for s in stages), max(s.width for s in stages)
 
 
-def _latency(model, b, kwargs, v: Variant) -> tuple[float | None, str]:
-    import archlens
-    profile = getattr(archlens, "profile", None)
-    if not callable(profile):
-        return None, ("unavailable: this archlens has no archlens.profile (issue 14); latency "
-                      "is measured, never inferred from MACs")
+def _latency(b, kwargs, v: Variant) -> tuple[float, str]:
+    """Median whole-model latency (ms) of the variant with real weights on this worker's CPU,
+    one thread, measured by :func:`archlens.profile` (issue 14)."""
     import torch
+
+    import archlens
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        real = b.build(kwargs).eval()  # real weights: latency needs real tensors
-    result = profile(real, v.input_shape, device="cpu")
-    ms = _total_ms(result)
-    if ms is None:
-        return None, "unavailable: archlens.profile returned no total latency"
-    return ms, "measured on cpu by archlens.profile (batch 1)"
-
-
-def _total_ms(result: Any) -> float | None:
-    for attr in ("total_ms", "latency_ms", "median_ms"):
-        val = getattr(result, attr, None)
-        if isinstance(val, (int, float)):
-            return float(val)
-    if isinstance(result, dict):
-        for k in ("total_ms", "latency_ms", "median_ms"):
-            if isinstance(result.get(k), (int, float)):
-                return float(result[k])
-    return None
+        real = b.build(kwargs).eval()  # real tensors: latency is measured, never inferred
+    prof = archlens.profile(real, v.input_shape, device="cpu", threads=1, warmup=1,
+                            min_time=LATENCY_MIN_TIME_S, roofline=False)
+    return (round(prof.whole_median_s * 1e3, 4),
+            f"median of whole-model passes on cpu, 1 thread, batch 1 (archlens.profile, "
+            f">= {LATENCY_MIN_TIME_S:g} s of repeats); shares the machine with the sweep")
 
 
 def analyse_batch(spec: SweepSpec, variants: Iterable[Variant]) -> list[dict[str, Any]]:
