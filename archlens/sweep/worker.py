@@ -28,8 +28,9 @@ LATENCY_MIN_TIME_S = 0.5
 _BUILDERS: dict[tuple[str, str, str], Any] = {}
 
 
-class VariantTimeout(Exception):
-    pass
+class VariantTimeout(BaseException):
+    """SIGALRM past ``measure.timeout_s`` (a BaseException, like archlens.guard's: neither the
+    user's ``except Exception`` nor the engine's error wrapping can swallow it)."""
 
 
 def builder_for(spec: SweepSpec):
@@ -91,8 +92,6 @@ def analyse_variant(spec: SweepSpec, v: Variant) -> dict[str, Any]:
 
 
 def _fill(spec: SweepSpec, v: Variant, row: dict[str, Any]) -> None:
-    import torch
-
     import archlens
     from archlens.sweep.builders import VariantError
 
@@ -104,10 +103,7 @@ def _fill(spec: SweepSpec, v: Variant, row: dict[str, Any]) -> None:
             raise VariantError(why)
     row["zoo_model"] = b.zoo_match(kwargs, v.input_shape)
     device = spec.measure.device
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        with torch.device("meta") if device == "meta" else contextlib.nullcontext():
-            model = b.build(kwargs).eval()
+    model = _build(b, kwargs, device)
     n_params = sum(p.numel() for p in model.parameters())
     why = spec.constraints.violated_params(n_params)
     if why:  # pruned before the trace: only the parameter count is known
@@ -141,6 +137,21 @@ def _fill(spec: SweepSpec, v: Variant, row: dict[str, Any]) -> None:
     row["status"] = "ok"
 
 
+def _build(b, kwargs, device: str):
+    """The variant's module, seeded, on ``device``; the user's code runs under archlens.guard
+    (sys.exit, recursion, allocation failures -> one-line errors, never a dead worker)."""
+    import torch
+
+    from archlens import guard
+
+    def build():
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            with torch.device("meta") if device == "meta" else contextlib.nullcontext():
+                return b.build(kwargs).eval()
+    return guard.guarded(build, label=b.name)
+
+
 def depth_width(a) -> tuple[int | None, int | None]:
     """Principle 4's two axes, as the P4.depth-width rule measures them: depth = conv layers on
     the longest path summed over grid stages, width = channels of the widest stage."""
@@ -155,12 +166,8 @@ def depth_width(a) -> tuple[int | None, int | None]:
 def _latency(b, kwargs, v: Variant) -> tuple[float, str]:
     """Median whole-model latency (ms) of the variant with real weights on this worker's CPU,
     one thread, measured by :func:`archlens.profile` (issue 14)."""
-    import torch
-
     import archlens
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        real = b.build(kwargs).eval()  # real tensors: latency is measured, never inferred
+    real = _build(b, kwargs, "cpu")  # real tensors: latency is measured, never inferred
     prof = archlens.profile(real, v.input_shape, device="cpu", threads=1, warmup=1,
                             min_time=LATENCY_MIN_TIME_S, roofline=False)
     return (round(prof.whole_median_s * 1e3, 4),

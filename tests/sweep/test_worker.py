@@ -79,6 +79,8 @@ def test_failures_are_rows_not_exceptions(tiny_ref):
     s, rs = rows({"builder": tiny_ref, "params": {"width": [4], "fail": [False, True]}})
     assert [r["status"] for r in rs] == ["ok", "failed"]
     assert rs[1]["reason"] == "RuntimeError: asked to fail"
+    s, rs = rows({"builder": tiny_ref, "params": {"exit": [True]}})  # sys.exit in user code
+    assert rs[0]["status"] == "failed" and "called sys.exit(3)" in rs[0]["reason"]
     s, rs = rows({"builder": "resnet", "params": {"block": ["basic"], "groups": [1, 32],
                                                   "layers": [[2, 2, 2, 2]]}})
     assert rs[1]["status"] == "failed"
