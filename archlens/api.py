@@ -94,22 +94,54 @@ def diff(a: "Analysis | str | Path | nn.Module", b: "Analysis | str | Path | nn.
     return _diff(load(a, input_shape), load(b, input_shape))
 
 
+def budgets(d: "Diff", expressions: Sequence[str]) -> list[Any]:
+    """Evaluate CI budgets (``--fail-if`` expressions, :mod:`archlens.budgets`) against a
+    diff; a malformed expression is a one-line ConfigError. Returns the outcomes."""
+    from archlens import budgets as _budgets
+    return _budgets.evaluate(d, _budgets.parse_all(expressions))
+
+
+def _analysed(source, input_shape, console, **kw) -> "Analysis":
+    """``load`` with a progress line on the report's console (None: stdout; False: silent)."""
+    from archlens.analysis import Analysis
+    if isinstance(source, Analysis):
+        return source
+    from archlens.render.output import Steps, console_or_none
+    name = source if isinstance(source, (str, Path)) else type(source).__name__
+    with Steps(console_or_none(console)).step("analyse", f"analysing {name}"):
+        return load(source, input_shape, **kw)
+
+
 def report(model: "Analysis | str | nn.Module", out: str | Path | None = None, *,
            input_shape: Sequence[int] | str | None = None, depth: int | None = None,
-           png: bool = True, bench: str | Path | None = None, console: Any = None) -> Path:
+           png: bool = True, bench: str | Path | None = None, console: Any = None,
+           sections: Sequence[Any] = ()) -> Path:
     """Write the design-review report (HTML, Markdown, SVG graph, charts, analysis.json)
-    into ``out`` (default ``reports/<model>/``), atomically. Returns the folder."""
+    into ``out`` (default ``reports/<model>/``), atomically. Returns the folder.
+    ``model``: an Analysis, an ``analysis.json`` path or a model (analysed with checks).
+    ``sections``: extra :class:`archlens.render.report.Section` objects to append."""
     from archlens.render import report as _report
-    return _report.write_report(model, out, input_shape=input_shape, depth=depth, png=png,
-                                bench=bench, console=console)
+    a = _analysed(model, input_shape, console)
+    return _report.write_report(a, out, depth=depth, png=png, bench=bench, console=console,
+                                sections=sections)
 
 
 def compare(a: "Analysis | str | nn.Module", b: "Analysis | str | nn.Module",
             out: str | Path | None = None, *, input_shape: Sequence[int] | str | None = None,
-            png: bool = True, console: Any = None) -> Path:
-    """Write a side-by-side report of two models (totals, per-stage deltas, findings diff)."""
-    from archlens.render import report as _report
-    return _report.write_compare(a, b, out, input_shape=input_shape, png=png, console=console)
+            png: bool = True, console: Any = None, budgets: Sequence[str] = (),
+            md_assets: str | None = None) -> Path:
+    """Write the comparison folder of B against A (architecture diff, totals, per-stage
+    deltas, side-by-side graphs with the changes outlined, findings diff, charts; with
+    ``budgets`` (``--fail-if`` expressions) their outcomes). Returns the folder."""
+    from archlens import budgets as _budgets
+    from archlens.diff import diff as _diff
+    from archlens.render import compare as _compare
+    parsed = _budgets.parse_all(budgets)
+    aa = _analysed(a, input_shape, console)
+    bb = _analysed(b, input_shape, console)
+    d = _diff(aa, bb)
+    return _compare.write_compare(d, aa, bb, out, png=png, console=console,
+                                  budgets=_budgets.evaluate(d, parsed), md_assets=md_assets)
 
 
 def effective_rf(model: "str | nn.Module", layer: str | None = None,

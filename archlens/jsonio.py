@@ -137,20 +137,20 @@ def analysis_from_dict(d: dict[str, Any]) -> "Analysis":
 
 
 def read_analysis(path: "str | os.PathLike[str]") -> "Analysis":
-    """An ``analysis.json`` file (``archlens analyze --json`` or a report's) as an Analysis;
-    a missing, unreadable or malformed file is a one-line :class:`ArchlensError`."""
+    """An ``analysis.json`` file (``archlens analyze --json`` or a report's) as an Analysis,
+    read through :func:`archlens.io.load_json_bounded`; a missing, unreadable or malformed
+    file is a one-line :class:`ArchlensError`."""
     import os  # noqa: F401 - annotation
-    from pathlib import Path
-
     from archlens.io import load_json_bounded
-    p = Path(path)
-    doc = load_json_bounded(p, what="analysis document")  # bounded, regular files only
+    from archlens.sanitize import visible
+    doc = load_json_bounded(path, what="analysis document")
     if not isinstance(doc, dict):
-        raise ArchlensError(f"{p}: not an archlens analysis document (expected a JSON object)")
+        raise ArchlensError(f"{visible(path)}: not an archlens analysis document (expected a "
+                            "JSON object)")
     try:
         return analysis_from_dict(doc)
     except ArchlensError as e:
-        raise ArchlensError(f"{p}: {e}") from None
-    except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise ArchlensError(f"{p}: malformed archlens analysis document "
-                            f"({type(e).__name__}: {e})") from None
+        raise ArchlensError(f"{visible(path)}: {e}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise ArchlensError(f"{visible(path)}: malformed archlens analysis document "
+                            f"({type(e).__name__}: {visible(e)})") from None

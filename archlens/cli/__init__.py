@@ -20,7 +20,7 @@ from archlens.sanitize import visible
 SUBCOMMANDS = ("zoo", "analyze", "check", "graph", "report", "compare", "bench", "profile",
                "dashboard", "sweep")
 _MODULES = {"zoo": "zoo_cmd", "analyze": "analyze_cmd", "check": "check_cmd",
-            "graph": "graph_cmd", "report": "report_cmd", "compare": "report_cmd",
+            "graph": "graph_cmd", "report": "report_cmd", "compare": "compare_cmd",
             "bench": "bench_cmd", "profile": "profile_cmd",
             "dashboard": "dashboard_cmd", "sweep": "sweep_cmd"}
 

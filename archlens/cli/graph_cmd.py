@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from archlens.sanitize import for_terminal as escape
 
     from archlens.render import graphviz as gv
-    from archlens.render.report import safe_name
+    from archlens.render.output import safe_name
 
     err = Console(stderr=True)
     with err.status(f"analysing {escape(args.model)} ..."):

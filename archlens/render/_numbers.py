@@ -26,7 +26,8 @@ def _sig(v: float, digits: int) -> str:
 
 
 def macs(value: float) -> str:
-    return f"{si(value)}MACs" if abs(value) >= 1000 else f"{si(value)} MACs"
+    """``5.71 G MACs``: the one spelling of a MAC count everywhere (prefix, space, unit)."""
+    return f"{si(value)} MACs"
 
 
 def params(value: float) -> str:
@@ -38,8 +39,18 @@ def signed(value: float, unit: str = "") -> str:
     if value == 0:
         return f"0{(' ' + unit) if unit else ''}"
     sign = "+" if value > 0 else "-"
-    s = si(abs(value))
-    return f"{sign}{s}{unit if s[-1].isalpha() else (' ' + unit if unit else '')}"
+    return f"{sign}{si(abs(value))}{(' ' + unit) if unit else ''}"
+
+
+def delta(va: float, vb: float, unit: str = "") -> str:
+    """B - A with its unit and relative change: ``+4.00 G MACs (+70.1%)``, ``0``,
+    ``+12 (new)`` when A is 0. The comparison's tables and charts print this text."""
+    d = vb - va
+    u = f" {unit}" if unit else ""
+    if d == 0:
+        return f"0{u}"
+    rel = f" ({d / va:+.1%})" if va else " (new)"
+    return f"{signed(d)}{u}{rel}"
 
 
 def pct(part: float, whole: float, digits: int = 1) -> str:

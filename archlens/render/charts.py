@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -20,6 +21,9 @@ from archlens.analysis import Analysis
 from archlens.graph import Node
 from archlens.render import _numbers as fmt
 from archlens.sanitize import for_html
+
+if TYPE_CHECKING:  # pragma: no cover
+    from archlens.diff import Diff
 
 TEMPLATE = "plotly_white"
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=12, color="#263238")
@@ -45,12 +49,8 @@ def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
 
 
 def _stage_names(a: Analysis) -> dict[int, str]:
-    """Stage index -> 'S2 35x35' (grid size of the stage's first spatial output)."""
-    names: dict[int, str] = {}
-    for n in a.graph.nodes:
-        if n.stage is not None and n.is_spatial and n.stage not in names:
-            names[n.stage] = f"S{n.stage} {n.out_shape[2]}x{n.out_shape[3]}"
-    return names
+    """Stage index -> its label, ``S3 35x35`` (:attr:`archlens.metrics.stages.Stage.label`)."""
+    return {s.index: s.label for s in a.stages}
 
 
 def _stage_label(n: Node, names: dict[int, str]) -> str:
@@ -327,74 +327,96 @@ def figures(a: Analysis) -> dict[str, go.Figure]:
 # ----------------------------------------------------------------------------- compare
 
 def stage_table(a: Analysis) -> dict[str, dict[str, int]]:
-    """Per stage label: summed MACs, params and layers (non-spatial layers under 'head')."""
-    names = _stage_names(a)
-    out: dict[str, dict[str, int]] = {}
-    for n in a.graph.layers:
-        st = _stage_label(n, names)
-        row = out.setdefault(st, {"macs": 0, "params": 0, "layers": 0})
-        row["macs"] += n.macs
-        row["params"] += n.params
-        row["layers"] += 1
+    """Per stage label (``S3 35x35``; ``head (non-spatial)`` last): MACs, params, layers.
+    Prefer :attr:`Analysis.stages` and :func:`archlens.diff.stage_deltas`."""
+    from archlens.metrics.stages import head_costs
+    out = {s.label: {"macs": s.macs, "params": s.params, "layers": s.layers}
+           for s in a.stages}
+    h = head_costs(a.graph)
+    if h["layers"]:
+        out["head (non-spatial)"] = h
     return out
 
 
-def stage_order(a: Analysis, b: Analysis) -> list[str]:
-    seen: list[str] = []
-    for t in (stage_table(a), stage_table(b)):
-        for k in t:
-            if k not in seen:
-                seen.append(k)
-    head = [k for k in seen if k.startswith("head")]
-    body = sorted((k for k in seen if not k.startswith("head")),
-                  key=lambda k: int(k.split()[0][1:]) if k.split()[0][1:].isdigit() else 1 << 30)
-    return body + head
-
-
-def stage_deltas(a: Analysis, b: Analysis) -> go.Figure:
-    """Per-stage MACs and parameters of two models side by side, with B - A annotated."""
-    ta, tb = stage_table(a), stage_table(b)
-    stages = stage_order(a, b)
+def stage_deltas(d: "Diff") -> go.Figure:
+    """Per-stage MACs and parameters of two models, aligned by stage index (the stages of
+    :func:`archlens.diff.stage_deltas`), with B - A annotated: the same numbers as the
+    comparison's per-stage table."""
+    keys = [s.key for s in d.stages]
+    ticks = [_t(f"{s.key}<br>{(s.label_a or '-').partition(' ')[2] or s.label_a or '-'} | "
+                f"{(s.label_b or '-').partition(' ')[2] or s.label_b or '-'}")
+             if s.index is not None else "head" for s in d.stages]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1)
     for row, key, unit in ((1, "macs", "MACs"), (2, "params", "params")):
-        ya = [ta.get(s, {}).get(key, 0) for s in stages]
-        yb = [tb.get(s, {}).get(key, 0) for s in stages]
-        fig.add_trace(go.Bar(x=stages, y=ya, name=_t(a.model), marker_color="#90a4ae",
+        ya = [getattr(s, f"{key}_a") for s in d.stages]
+        yb = [getattr(s, f"{key}_b") for s in d.stages]
+        fig.add_trace(go.Bar(x=keys, y=ya, name=_t(d.a), marker_color="#90a4ae",
                              showlegend=row == 1, legendgroup="a",
-                             hovertemplate="%{x}: %{y:,} " + unit + "<extra>" + _t(a.model)
+                             hovertemplate="%{x}: %{y:,} " + unit + "<extra>" + _t(d.a)
                              + "</extra>"), row=row, col=1)
-        fig.add_trace(go.Bar(x=stages, y=yb, name=_t(b.model), marker_color="#1f77b4",
+        fig.add_trace(go.Bar(x=keys, y=yb, name=_t(d.b), marker_color="#1f77b4",
                              showlegend=row == 1, legendgroup="b",
-                             hovertemplate="%{x}: %{y:,} " + unit + "<extra>" + _t(b.model)
+                             hovertemplate="%{x}: %{y:,} " + unit + "<extra>" + _t(d.b)
                              + "</extra>"), row=row, col=1)
-        for s, va, vb in zip(stages, ya, yb):
+        for k, va, vb in zip(keys, ya, yb):
             if va == vb:
                 continue
-            rel = f" ({(vb - va) / va:+.0%})" if va else ""
-            fig.add_annotation(x=s, y=max(va, vb), text=_t(fmt.signed(vb - va) + rel),
+            fig.add_annotation(x=k, y=max(va, vb), text=_t(fmt.delta(va, vb)),
                                showarrow=False, yshift=10, font=dict(size=10,
                                color="#2e7d32" if vb < va else "#c62828"),
                                xref="x", yref="y" if row == 1 else "y2")
     fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_yaxes(title_text="MACs (multiply-acc.)", row=1, col=1)
+    fig.update_xaxes(tickmode="array", tickvals=keys, ticktext=ticks)
+    fig.update_yaxes(title_text="MACs (multiply-accumulates)", row=1, col=1)
     fig.update_yaxes(title_text="parameters (count)", row=2, col=1)
-    fig.update_xaxes(title_text="stage (grid size)", row=2, col=1)
-    return _layout(fig, f"Per-stage cost: {_t(a.model)} vs {_t(b.model)} "
-                        f"(annotation: B - A)", height=540)
+    fig.update_xaxes(title_text="stage index (grid of A | grid of B)", row=2, col=1)
+    return _layout(fig, f"Per-stage cost: {_t(d.a)} vs {_t(d.b)} (annotation: B - A)",
+                   height=560)
 
 
-def compare_figures(a: Analysis, b: Analysis) -> dict[str, go.Figure]:
-    """Charts of a comparison: per-stage deltas plus both representation curves."""
+def _depth_positions(a: Analysis, nodes) -> list[float]:
+    """x of each node: its stage index plus its position inside the stage (0..1), so two
+    networks of different length line up stage by stage."""
+    per: dict[int, list[str]] = {}
+    for n in nodes:
+        per.setdefault(n.stage, []).append(n.name)
+    pos = {}
+    for st, names in per.items():
+        for i, name in enumerate(names):
+            pos[name] = st + (i + 0.5) / len(names)
+    return [pos[n.name] for n in nodes]
+
+
+def compare_figures(a: Analysis, b: Analysis, d: "Diff | None" = None) -> dict[str, go.Figure]:
+    """Charts of a comparison: per-stage deltas plus both representation curves, the x axis
+    in stages (each stage one unit wide) so the two networks line up. ``d``: the
+    :func:`archlens.diff` of the two (computed when not given, for older callers)."""
+    if d is None:
+        from archlens.diff import diff
+        d = diff(a, b)
     rep = go.Figure()
     for an, colour in ((a, "#90a4ae"), (b, "#1f77b4")):
-        sp = [n for n in an.graph.layers if n.is_spatial]
-        rep.add_trace(go.Scatter(x=list(range(len(sp))), y=[_numel(n.out_shape[1:]) for n in sp],
+        sp = [n for n in an.graph.layers if n.is_spatial and n.stage is not None]
+        rep.add_trace(go.Scatter(x=_depth_positions(an, sp),
+                                 y=[_numel(n.out_shape[1:]) for n in sp],
                                  mode="lines", name=_t(an.model), line=dict(color=colour),
                                  hovertext=[_hover(n) for n in sp], hoverinfo="text"))
-    rep.update_yaxes(type="log", title_text="representation C*H*W (elements, log)")
-    rep.update_xaxes(title_text="spatial layer (execution order)")
-    _layout(rep, "Representation size along depth, both models")
-    return {"stage_deltas": stage_deltas(a, b), "representation": rep}
+    n_st = max(len(a.stages), len(b.stages))
+    labels = []
+    for i in range(n_st):
+        la = a.stages[i].label.partition(" ")[2] if i < len(a.stages) else "-"
+        lb = b.stages[i].label.partition(" ")[2] if i < len(b.stages) else "-"
+        labels.append(_t(f"S{i}<br>{la} | {lb}"))
+    rep.update_yaxes(type="log", title_text="representation C*H*W (elements, log)",
+                     dtick=1, minor=dict(showgrid=False), exponentformat="SI")
+    rep.update_xaxes(title_text="stage (grid of A | grid of B); layers spread evenly inside "
+                                "each stage", tickmode="array",
+                     tickvals=[i + 0.5 for i in range(n_st)], ticktext=labels,
+                     range=[0, n_st], showgrid=False)
+    for i in range(1, n_st):
+        rep.add_vline(x=i, line=dict(color="#cfd8dc", width=1))
+    _layout(rep, "Representation size along depth, both models (aligned by stage)")
+    return {"stage_deltas": stage_deltas(d), "representation": rep}
 
 
 def _numel(shape) -> int:

@@ -163,11 +163,11 @@ class AnalysisView:
             f"Parameters: {tot.params:,} params ({tot.trainable_params:,} trainable"
             + (f"; {tot.unused_params:,} in modules this pass never ran" if tot.unused_params
                else "") + f"); weights {tot.weight_bytes / 2**20:,.1f} MiB at {a.dtype}",
-            f"Compute: {tot.macs * f:,} {self._unit} ({tot.macs * f / 1e9:,.3f} G{self._unit})"
+            f"Compute: {tot.macs * f:,} {self._unit} ({tot.macs * f / 1e9:,.3f} G {self._unit})"
             + (" [FLOPs = 2 x MACs]" if self.units == "flops" else
                " [MACs = multiply-accumulates]"),
             f"Paper profile (conv + linear only): {tot.paper_macs * f:,} {self._unit} "
-            f"({tot.paper_macs * f / 1e9:,.3f} G{self._unit})",
+            f"({tot.paper_macs * f / 1e9:,.3f} G {self._unit})",
             f"Activations: {tot.activations:,} elements (all layer outputs); peak activation "
             f"memory {tot.peak_activation_bytes / 2**20:,.1f} MiB (estimate: live tensors over "
             "the execution order)",

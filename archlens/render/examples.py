@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         for a, b in COMPARISONS:
             name = f"{a}_vs_{b}"
             if args.only is None or name in args.only:
-                report.write_compare(get(a), get(b), root / name, png=args.png, console=con)
+                api.compare(get(a), get(b), root / name, png=args.png, console=con)
     except ArchlensError as e:
         print(f"archlens: error: {e}", file=sys.stderr)
         return 2

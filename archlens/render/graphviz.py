@@ -27,13 +27,17 @@ import re
 import shutil
 import subprocess
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archlens.analysis import Analysis
 from archlens.errors import ArchlensError, MissingDependencyError, OutputError
 from archlens.graph import Node
+
+if TYPE_CHECKING:  # pragma: no cover
+    from archlens.metrics.stages import Stage
 from archlens.render import _numbers as fmt
 from archlens.sanitize import for_dot, for_dot_string
 
@@ -282,9 +286,15 @@ def _group_text(nodes: Sequence[Node], members: list[int]) -> str:
 
 def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: str = "TB",
           fuse: bool = True, columns: int | None = None, budget: int = DEFAULT_BUDGET,
-          id_prefix: str = "g") -> DotGraph:
+          id_prefix: str = "g", highlight: Mapping[str, str] | None = None) -> DotGraph:
     """Build the dot source for ``a`` (no layout yet). ``depth`` None draws every layer;
-    ``columns`` None chooses the wrap for a page-like aspect ratio."""
+    ``columns`` None chooses the wrap for a page-like aspect ratio. ``highlight``: layer
+    name -> ``changed`` | ``added`` | ``removed`` (a comparison): the drawn node holding the
+    layer gets that status's thick outline and a line saying so; such layers are never
+    folded away."""
+    highlight = dict(highlight or {})
+    if highlight:
+        fold = False
     if rankdir not in ("TB", "LR"):
         raise ArchlensError(f"--rankdir must be TB or LR, got {rankdir!r}")
     if depth is not None and depth < 1:
@@ -294,7 +304,7 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
     notes: list[str] = []
     d = depth if depth is not None and depth < full else None
     while True:
-        g = _build(a, hiers, d, fold, rankdir, fuse, columns, id_prefix)
+        g = _build(a, hiers, d, fold, rankdir, fuse, columns, id_prefix, highlight)
         cost = g.nodes + g.edges
         shallower = (full - 1 if d is None else d - 1)
         if cost <= budget or shallower < 1:
@@ -308,7 +318,8 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
                     notes=tuple(src_notes), estimated_aspect=g.estimated_aspect)
 
 
-def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix) -> DotGraph:
+def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix,
+           highlight: Mapping[str, str] | None = None) -> DotGraph:
     nodes = a.graph.nodes
     total_macs = max(a.totals.macs, 0)
     index = {n.name: i for i, n in enumerate(nodes)}
@@ -447,11 +458,8 @@ def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix) -
             if j is not None and alias.get(j, j) in unit_of:
                 unit_findings[resolve(j)].append(f)
 
-    # ---- stages: grid size per stage index
-    grids: dict[int, tuple[int, int]] = {}
-    for n in nodes:
-        if n.stage is not None and n.is_spatial and n.stage not in grids:
-            grids[n.stage] = (n.out_shape[2], n.out_shape[3])
+    # ---- stages (archlens.metrics.stages): the legend prints Stage.text
+    grids = {st.index: st for st in a.stages}
 
     # ---- columns
     if columns != 1:
@@ -485,7 +493,10 @@ def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix) -
 
     def emit_unit(key: str, indent: str) -> None:
         un = units[key]
-        w(indent + _node_stmt(a, un, nodes, total_macs, unit_findings.get(key, []), grids))
+        status = [highlight[nodes[i].name] for i in un.members if nodes[i].name in highlight] \
+            if highlight else []
+        w(indent + _node_stmt(a, un, nodes, total_macs, unit_findings.get(key, []), grids,
+                              status[0] if status else None))
 
     def emit_cluster(cp: tuple[str, ...], indent: str) -> None:
         # every layer under this module path, hidden fold instances included (a folded
@@ -541,13 +552,23 @@ def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix) -
             continue
         # one dashed jump per (producer, column) to a junction at the column's top, which
         # then fans out like an ordinary edge
+        # no line across the page: the producer gets a stub saying where its output
+        # continues, the column a label saying where it comes from
         j = junctions.get((ku, cv))
         if j is None:
             j = junctions[(ku, cv)] = f"{id_prefix}j{len(junctions)}"
-            w(f'  {j} [id={_q(j)}, shape=point, width=0.07, height=0.07, color="#9e9e9e", '
-              f'fillcolor="#9e9e9e", label="", tooltip={_q("from " + units[ku].label_name)}];')
-            w(f'  {units[ku].id} -> {j} [{tip}, constraint=false, style=dashed, '
-              f'color="#9e9e9e", arrowhead=none];')
+            src = _unit_path(units[ku], nodes)
+            w(f'  {j} [id={_q(j)}, shape=plaintext, style="", margin=0, height=0.2, '
+              f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">from {_e(_clip(src, 40))} '
+              f'(column {cu + 1}) ↓</FONT>>, tooltip={_q("from " + src)}];')
+            stub = f"{j}s"
+            if (ku, "stub") not in junctions:
+                junctions[(ku, "stub")] = stub
+                w(f'  {stub} [id={_q(stub)}, shape=plaintext, style="", margin=0, height=0.2, '
+                  f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">continues in column {cv + 1} '
+                  f'→</FONT>>];')
+                w(f'  {units[ku].id} -> {stub} [{tip}, style=dashed, color="#9e9e9e", '
+                  f'arrowhead=none];')
             w(f"  {anchor} -> {j} [style=invis];")
         w(f"  {j} -> {units[kv].id} [{tip}];")
     # every column starts at the top: anchor -> its first unit and every unit fed from another
@@ -585,7 +606,11 @@ def _all_units(tree, kids, cp) -> list[str]:
     return out
 
 
-def _node_stmt(a: Analysis, un: _Unit, nodes, total_macs: int, findings, grids) -> str:
+HIGHLIGHT_COLOURS = {"changed": "#6a1b9a", "added": "#2e7d32", "removed": "#c62828"}
+
+
+def _node_stmt(a: Analysis, un: _Unit, nodes, total_macs: int, findings, grids,
+               status: str | None = None) -> str:
     ms = un.members
     head = nodes[ms[0]]
     last = nodes[ms[-1]]
@@ -638,6 +663,12 @@ def _node_stmt(a: Analysis, un: _Unit, nodes, total_macs: int, findings, grids) 
                     f'{SEVERITY_COLOURS.get(sev, "#c62828") if colour != SHARE_COLOURS[-1] else "white"}"><B>'
                     f'{_e(", ".join(codes))}</B></FONT></TD></TR>')
         pen = f', color="{SEVERITY_COLOURS.get(sev, "#c62828")}", penwidth=2.6'
+    if status:
+        hc = HIGHLIGHT_COLOURS.get(status, "#6a1b9a")
+        rows.append(f'<TR><TD></TD><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="'
+                    f'{hc if colour != SHARE_COLOURS[-1] else "white"}"><B>{_e(status)}</B>'
+                    f'</FONT></TD></TR>')
+        pen = f', color="{hc}", penwidth=4'
     label = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
              + "".join(rows) + "</TABLE>>")
     names = [nodes[i].name for i in ms]
@@ -651,11 +682,19 @@ def _node_stmt(a: Analysis, un: _Unit, nodes, total_macs: int, findings, grids) 
             f'tooltip={_q(tip)}{pen}];')
 
 
+def _unit_path(un: _Unit, nodes) -> str:
+    """The full module path a drawn node stands for (for continuation labels)."""
+    head = nodes[un.members[0]]
+    if un.kind == "group":
+        return ".".join(_hier(head)[:len(un.cluster) + 1])
+    return head.name
+
+
 def _clip(s: str, n: int = 34) -> str:
     return s if len(s) <= n else "..." + s[-(n - 3):]
 
 
-def _legend(grids: dict[int, tuple[int, int]], findings) -> str:
+def _legend(grids: dict[int, "Stage"], findings) -> str:
     rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>MAC share</B></TD></TR>']
     for colour, text in zip(SHARE_COLOURS, SHARE_LABELS):
         rows.append(f'<TR><TD BGCOLOR="{colour}" WIDTH="14" BORDER="1"> </TD>'
@@ -663,12 +702,12 @@ def _legend(grids: dict[int, tuple[int, int]], findings) -> str:
     rows.append(f'<TR><TD BGCOLOR="{NO_MACS}" WIDTH="14" BORDER="1"> </TD>'
                 f'<TD ALIGN="LEFT">no MACs</TD></TR>')
     if grids:
-        rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>stage (grid)</B></TD></TR>')
+        rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>stage: grid, effective stride'
+                    '</B></TD></TR>')
         for s in sorted(grids):
-            h, w_ = grids[s]
             rows.append(f'<TR><TD BGCOLOR="{STAGE_COLOURS[s % len(STAGE_COLOURS)]}" '
                         f'WIDTH="14" BORDER="1"><FONT POINT-SIZE="7">S{s}</FONT></TD>'
-                        f'<TD ALIGN="LEFT">{h}x{w_}</TD></TR>')
+                        f'<TD ALIGN="LEFT">{_e(grids[s].text)}</TD></TR>')
     sevs = sorted({f.severity for f in findings},
                   key=lambda s: ("error", "warning", "info").index(s)
                   if s in ("error", "warning", "info") else 3)

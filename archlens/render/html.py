@@ -59,10 +59,17 @@ border-radius:0 6px 6px 0}
 .finding .head{font-weight:600}.finding .ev{color:var(--muted);font-size:13px}
 .finding .fix{margin-top:3px}.finding .save{color:var(--ok);font-weight:600}
 .chart{margin:8px 0 22px;min-height:420px}
-.graph{overflow:auto;border:1px solid var(--line);border-radius:6px;max-height:1400px;
-background:#fff}
-.graph svg{display:block;margin:0 auto;max-width:100%;height:auto}
-.graph.zoom svg{max-width:none}
+.graphview{display:grid;grid-template-columns:minmax(0,1fr) 250px;gap:12px;align-items:start}
+.legend{border:1px solid var(--line);border-radius:6px;padding:8px 10px;font-size:12px;
+background:#fbfcfd;position:sticky;top:46px}
+.legend h4{margin:6px 0 4px;font-size:12px}
+.legend .sw{display:inline-block;width:14px;height:12px;border:1px solid #999;
+vertical-align:middle;margin-right:6px;font-size:8px;line-height:12px;text-align:center}
+.legend .ol{display:inline-block;width:14px;height:12px;border:2.5px solid;vertical-align:middle;
+margin-right:6px;border-radius:3px}
+.stagebar{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0 10px}
+.side{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.headline{font-size:16px;font-weight:600}
 .note{color:var(--muted);font-size:12.5px}
 .sortable th{cursor:pointer;user-select:none}
 .sortable th:after{content:" \\2195";color:#b0bec5;font-size:11px}
@@ -84,9 +91,6 @@ document.querySelectorAll('table.sortable').forEach(function(t){
       var a=parseFloat(p),c=parseFloat(q);
       var r=(!isNaN(a)&&!isNaN(c))?a-c:String(p).localeCompare(String(q));return asc?r:-r});
     rows.forEach(function(r){b.appendChild(r)});});});});
-document.querySelectorAll('button.zoom').forEach(function(bt){bt.addEventListener('click',
-  function(){var g=document.getElementById(bt.dataset.target);g.classList.toggle('zoom');
-  bt.textContent=g.classList.contains('zoom')?'fit to width':'actual size';});});
 """
 
 
@@ -120,18 +124,27 @@ def card(key: str, value: str, sub: str = "") -> str:
             f'<div class="s">{esc(sub)}</div></div>')
 
 
-def stage_grids(a: Analysis) -> list[tuple[int, int, int]]:
-    """(stage, H, W) in order."""
-    seen: dict[int, tuple[int, int]] = {}
-    for n in a.graph.nodes:
-        if n.stage is not None and n.is_spatial and n.stage not in seen:
-            seen[n.stage] = (n.out_shape[2], n.out_shape[3])
-    return [(s, h, w) for s, (h, w) in sorted(seen.items())]
+def stages_html(a: Analysis) -> str:
+    """The stage table (``Stage.text`` of :mod:`archlens.metrics.stages`) and its legend."""
+    from archlens.metrics.stages import LEGEND, head_costs
+    total = a.totals.macs
+    rows = "".join(
+        f'<tr><td>{esc(s.text)}</td><td class="n">{s.layers:,}</td>'
+        f'<td class="n">{s.macs:,}</td><td class="n">{esc(fmt.pct(s.macs, total))}</td>'
+        f'<td class="n">{s.params:,}</td></tr>' for s in a.stages)
+    h = head_costs(a.graph)
+    if h["layers"]:
+        rows += (f'<tr><td>head: non-spatial layers</td><td class="n">{h["layers"]:,}</td>'
+                 f'<td class="n">{h["macs"]:,}</td><td class="n">'
+                 f'{esc(fmt.pct(h["macs"], total))}</td><td class="n">{h["params"]:,}</td></tr>')
+    return (f'<p class="note">{esc(LEGEND)}</p><table class="stages"><thead><tr><th>stage: '
+            f'grid, effective stride</th><th class="n">layers</th><th class="n">MACs</th>'
+            f'<th class="n">% MACs</th><th class="n">params</th></tr></thead><tbody>{rows}'
+            f'</tbody></table>')
 
 
 def summary_cards(a: Analysis) -> str:
     t = a.totals
-    grids = stage_grids(a)
     counts = {s: sum(f.severity == s for f in a.findings) for s in SEVERITIES}
     rf = a.feature_rf
     cards = [
@@ -144,8 +157,8 @@ def summary_cards(a: Analysis) -> str:
              f"{fmt.pair(rf.size)} px" if rf else "n/a",
              (f"effective stride {fmt.pair(rf.stride)} px, input "
               f"{fmt.shape(a.input_shape)}" if rf else "no spatial output")),
-        card("Stages", str(len(grids)),
-             " > ".join(f"{h}x{w}" if h != w else str(h) for _, h, w in grids) + " (grid px)"),
+        card("Stages", str(len(a.stages)),
+             " > ".join(s.label for s in a.stages) + " (see Stages)"),
         card("Findings", str(len(a.findings)),
              ", ".join(f"{c} {s}" for s, c in counts.items()) or "none"),
         card("Weights", f"{t.weight_bytes / 2**20:.1f} MiB", f"{a.dtype}"),
@@ -231,6 +244,40 @@ def layer_table(a: Analysis) -> str:
 
 
 _XML_PROLOG = re.compile(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", re.S)
+
+
+def graph_legend(a: Analysis) -> str:
+    """The graph's legend as HTML beside the viewer (always visible, whatever the zoom):
+    fill = MAC share, strip = stage (``Stage.text``), outline = finding severity."""
+    from archlens.render import graphviz as gv
+    rows = ["<h4>fill: share of the MACs</h4>"]
+    rows += [f'<div><span class="sw" style="background:{c}"></span>{esc(t)}</div>'
+             for c, t in zip(gv.SHARE_COLOURS, gv.SHARE_LABELS)]
+    rows.append(f'<div><span class="sw" style="background:{gv.NO_MACS}"></span>no MACs</div>')
+    rows.append("<h4>strip: stage (grid, effective stride)</h4>")
+    rows += [f'<div><span class="sw" style="background:'
+             f'{gv.STAGE_COLOURS[st.index % len(gv.STAGE_COLOURS)]}">S{st.index}</span>'
+             f'{esc(st.text)}</div>' for st in a.stages]
+    sevs = [x for x in SEVERITIES if any(f.severity == x for f in a.findings)]
+    if sevs:
+        rows.append("<h4>outline: finding</h4>")
+        rows += [f'<div><span class="ol" style="border-color:{gv.SEVERITY_COLOURS[x]}"></span>'
+                 f'{esc(x)}</div>' for x in sevs]
+    return '<div class="legend" id="graph-legend">' + "".join(rows) + "</div>"
+
+
+def graph_section(a: Analysis, svg: str, note: str) -> str:
+    """The layer graph in a pan/zoom viewer opened at actual size (legible text), the
+    legend beside it, and one button per stage that centres the stage's first layer."""
+    from archlens.render.viewer import viewer_html
+    bar = "".join(f'<button data-pz-target="graph" data-pz-node="{esc(st.first)}" '
+                  f'title="centre the first layer of this stage">{esc(st.text)}</button>'
+                  for st in a.stages)
+    return (f'<p class="note">{esc(note)} Wheel or +/- to zoom, drag to pan, double-click '
+            f'to fit; a stage button centres the stage\'s first layer.</p>'
+            f'<div class="stagebar" id="stage-overview">{bar}</div>'
+            f'<div class="graphview"><div>{viewer_html(svg, box_id="graph", height=760)}'
+            f'</div>{graph_legend(a)}</div>')
 
 
 def inline_svg(svg: str) -> str:

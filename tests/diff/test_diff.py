@@ -81,6 +81,18 @@ def test_different_grids_align_stages_by_index():
     assert sum(s.macs_b - s.macs_a for s in d.stages) == d.total("macs").delta
     assert "compare them by totals and stages" in d.headline
     assert d.to_dict()["schema"] == "archlens.diff/1"
+    # the chart's bars and annotations are the table's numbers, stage by stage (0.1 keyed
+    # the bars by "S1 149x149" vs "S1 112x112" and annotated every bar of A "-100 %")
+    from archlens.render import charts, compare
+    fig = charts.stage_deltas(d)
+    table = {r[0]: r for r in compare.stage_rows(d)}
+    for tr in fig.data:
+        if tr.yaxis in (None, "y"):
+            col = 3 if tr.name == a.model else 4
+            assert {k: f"{v:,}" for k, v in zip(tr.x, tr.y)} == \
+                {k: table[k][col] for k in tr.x}
+    notes = {x.x: x.text for x in fig.layout.annotations if x.yref == "y"}
+    assert notes == {k: r[5] for k, r in table.items() if r[3] != r[4]}
 
 
 @pytest.mark.parametrize("names, text", [

@@ -60,7 +60,11 @@ def test_compute_share_sums_to_total():
 
 def test_stage_deltas_between_two_models():
     a, b = toy_net("a"), toy_net("b", blocks=1)
-    fig = ch.stage_deltas(a, b)
+    from archlens.diff import diff
+    fig = ch.stage_deltas(diff(a, b))
     bars = {t.name: dict(zip(t.x, t.y)) for t in fig.data if t.yaxis in (None, "y")}
     blk = 4 * 65536 + 3 * 147456 + 7 * 2048   # one block's MACs by hand
-    assert bars["a"]["S1 16x16"] - bars["b"]["S1 16x16"] == 2 * blk
+    assert bars["a"]["S1"] - bars["b"]["S1"] == 2 * blk
+    # the annotation over S1 is the table's delta text
+    ann = [x.text for x in fig.layout.annotations if x.x == "S1" and x.yref == "y"]
+    assert ann == [f"-{2 * blk / 1e6:.2f} M (-{2 * blk / (bars['a']['S1']):.1%})"]

@@ -52,7 +52,7 @@ def test_full_depth_counts_labels_and_clusters():
     assert len(drawn_nodes(root)) == 1 + 1 + 8 + 1 + 8 + 3 == g.nodes
     stem = node_with(root, "Conv2d 3x3/2+BN+ReLU")
     # 32 out channels x 16 x 16 outputs x 27 MACs + BN 32x16x16 = 221,184 + 8,192
-    assert any("32x16x16 | 229 KMACs" == t for t in texts(stem))
+    assert any("32x16x16 | 229 K MACs" == t for t in texts(stem))
     fc = node_with(root, "Linear")
     assert any("10 | 640 MACs" == t for t in texts(fc))          # 64 x 10
     titles = [" ".join(texts(c)) for c in clusters(root)]
@@ -115,7 +115,7 @@ def test_depth_collapses_into_groups_with_summed_numbers():
     # 8->8: 8*72*256 = 147,456; BN 8*256 = 2,048 -> (4*65,536 + 3*147,456 + 7*2,048) * 3
     macs = (4 * 65536 + 3 * 147456 + 7 * 2048) * 3
     assert macs == 2_156_544
-    assert any("2.16 MMACs" in t for t in texts(blocks))
+    assert any("2.16 M MACs" in t for t in texts(blocks))
 
 
 def test_layout_guard_collapses_and_says_so():

@@ -113,7 +113,7 @@ def test_markdown_is_escaped(evil_report):
     assert [a["src"] for a in imgs] == ["graph.svg"]          # --no-png: only the graph
     assert not [(t, k) for t, a in p.tags for k in a if k.lower().startswith("on")]
     tables = [t for t, _ in p.tags if t == "table"]
-    assert len(tables) == 2                                     # summary + findings
+    assert len(tables) == 3                             # summary + stages + findings
 
 
 def test_graph_svg_is_escaped(evil_report):
@@ -166,29 +166,34 @@ def test_console_summary_exact():
     # MACs: stem 221,184 + BN 8,192; blocks 3 x 718,848; head 4 x 32,768 + 3 x 147,456 +
     # BN 7,168; fc 640 = 2,967,168. Feature RF 3 + 3 x 8 + 2 + 16 + 28 = 73 px, stride 32.
     assert con.export_text() == (
-        "╭─ archlens report: toy ────────────────────────────────────────╮\n"
-        "│ parameters  19.4 K (19,354)                                   │\n"
-        "│ MACs        2.97 MMACs (2,967,168); conv + linear 2.91 MMACs  │\n"
-        "│ feature RF  73 px, stride 32 px                               │\n"
-        "│ findings    2 (0 error, 1 warning, 1 info)                    │\n"
-        "│ graph       22 nodes, depth full, 1 column, height/width 1.50 │\n"
-        "│                                                               │\n"
-        "│ folder      reports/toy/                                      │\n"
-        "│ wrote       report.html, report.md, graph.svg, analysis.json  │\n"
-        "│             charts/: 2 .html, 1 .png                          │\n"
-        "│ note: identical blocks drawn once: x                          │\n"
-        "╰───────────────────────────────────────────────────────────────╯\n")
+        "╭─ archlens report: toy ─────────────────────────────────────────╮\n"
+        "│ parameters  19.4 K (19,354)                                    │\n"
+        "│ MACs        2.97 M MACs (2,967,168); conv + linear 2.91 M MACs │\n"
+        "│ feature RF  73 px, stride 32 px                                │\n"
+        "│ findings    2 (0 error, 1 warning, 1 info)                     │\n"
+        "│ graph       22 nodes, depth full, 1 column, height/width 1.50  │\n"
+        "│                                                                │\n"
+        "│ folder      reports/toy/                                       │\n"
+        "│ wrote       report.html, report.md, graph.svg, analysis.json   │\n"
+        "│             charts/: 2 .html, 1 .png                           │\n"
+        "│ note: identical blocks drawn once: x                           │\n"
+        "╰────────────────────────────────────────────────────────────────╯\n")
 
 
 def test_compare_report(tmp_path):
+    from archlens import api
     a, b = toy_net("a"), toy_net("b", blocks=1, findings=False)
-    out = report.write_compare(a, b, tmp_path / "cmp", png=False, console=False)
+    out = api.compare(a, b, tmp_path / "cmp", png=False, console=False)
     data = json.loads((out / "compare.json").read_text())
     totals = {r["quantity"]: (r["a"], r["b"]) for r in data["totals"]}
     blk_params = 256 * 4 + 576 * 3 + 16 * 7   # one block by hand
     assert totals["parameters"][0] - totals["parameters"][1] == 2 * blk_params
-    assert [f["code"] for f in data["only_a"]] == ["P1.bottleneck", "P3.factorize-3x3"]
-    assert data["only_b"] == []
+    assert [f["code"] for f in data["findings"]["only_a"]] == ["P1.bottleneck",
+                                                               "P3.factorize-3x3"]
+    assert data["findings"]["only_b"] == []
+    # blocks.1 and blocks.2 exist only in A: their layer units are "removed"
+    removed = {c["name"].split(".")[1] for c in data["changes"] if c["status"] == "removed"}
+    assert removed == {"1", "2"} and data["counts"]["changed"] == data["counts"]["added"] == 0
     p = parse_html((out / "report.html").read_text())
     assert_no_injection(p)
     assert len([s for s in p.scripts if len(s) > 1_000_000]) == 1
