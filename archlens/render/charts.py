@@ -338,10 +338,13 @@ def stage_table(a: Analysis) -> dict[str, dict[str, int]]:
     return out
 
 
-def stage_deltas(d: "Diff") -> go.Figure:
+def stage_deltas(d: "Diff | Analysis", b: Analysis | None = None) -> go.Figure:
     """Per-stage MACs and parameters of two models, aligned by stage index (the stages of
     :func:`archlens.diff.stage_deltas`), with B - A annotated: the same numbers as the
-    comparison's per-stage table."""
+    comparison's per-stage table. Takes a Diff, or two analyses (A, B)."""
+    if b is not None:
+        from archlens.diff import diff
+        d = diff(d, b)
     keys = [s.key for s in d.stages]
     ticks = [_t(f"{s.key}<br>{(s.label_a or '-').partition(' ')[2] or s.label_a or '-'} | "
                 f"{(s.label_b or '-').partition(' ')[2] or s.label_b or '-'}")
