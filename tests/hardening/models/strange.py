@@ -29,6 +29,7 @@ class Net(nn.Module):
             while True:
                 pass
         if MODE == "sleep":
+            print("IN-FORWARD", file=sys.stderr, flush=True)
             time.sleep(600)
         if MODE == "kbd":
             raise KeyboardInterrupt
