@@ -6,6 +6,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.archlens-installed
 MODEL  ?= inception_v3
 PYTEST_ARGS ?=
+# PyTorch's CPU wheel index. Empty (the default): torch comes from the normal index, which on a
+# machine that already has the pinned CPU wheel (or a local mirror) is what you want. On a stock
+# machine set it, or the torch pin resolves to the CUDA build plus ~18 nvidia-*/cuda-* packages:
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+PIP := $(BIN)/python -m pip install --progress-bar on
 
 .PHONY: setup system report reports test bench clean
 
@@ -13,7 +19,14 @@ setup: $(STAMP) system
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,sweep]'
+	@if [ -n "$(TORCH_INDEX)" ]; then \
+	  echo "== installing torch (CPU build) from $(TORCH_INDEX)"; \
+	  $(PIP) -c constraints.txt --index-url "$(TORCH_INDEX)" torch || exit 1; \
+	else \
+	  echo "== torch from the default index (set TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU build on a machine without it)"; \
+	fi
+	@echo "== installing archlens and its Python dependencies (pyproject.toml [dev,sweep], pinned by constraints.txt)"
+	$(PIP) -c constraints.txt -e '.[dev,sweep]'
 	touch $@
 
 # System components: graphviz's `dot` (graph layout) and Chromium (static images, browser tests).
@@ -22,8 +35,8 @@ system:
 	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing$$missing (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	    echo "== installing$$missing with apt-get (--no-install-recommends --no-upgrade: only what they need, installed packages are not upgraded)"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --no-upgrade $$missing || exit 1; \
 	  else \
 	    echo "archlens: optional system packages missing:$$missing; install them with: sudo apt-get install -y$$missing"; \
 	  fi; \
