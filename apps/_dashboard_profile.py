@@ -14,6 +14,8 @@ from typing import Any
 
 import streamlit as st
 
+from archlens.sanitize import for_markdown as _md
+
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _measured(model: str, chw: tuple[int, ...] | None, batch: int, threads: int):
@@ -55,7 +57,7 @@ def tab_profile(a, sel) -> None:
         try:
             p = Profile.from_dict(json.loads(up.getvalue().decode("utf-8")))
         except Exception as e:  # noqa: BLE001 - shown, not raised
-            st.error(f"{up.name}: {e}")
+            st.error(f"{_md(up.name)}: {_md(e)}")
             return
     elif measure or st.session_state.get("profile_key") == (sel.model, sel.chw, sel.batch):
         with st.spinner("profiling (a few seconds)..."):
@@ -72,7 +74,7 @@ def show_profile(a, p) -> None:
     from archlens import checks
     from archlens.render import profile as view
     if [lp.name for lp in p.layers] != [n.name for n in a.graph.layers]:
-        st.warning(f"this profile is of {p.model}; its layers differ from the selected "
+        st.warning(f"this profile is of {_md(p.model)}; its layers differ from the selected "
                    f"model's, so the guidelines are not checked against it")
         findings = ()
     else:
@@ -91,5 +93,5 @@ def show_profile(a, p) -> None:
     g = [f for f in findings if f.code.startswith("G")]
     st.subheader(f"Guidelines on measured times: {len(g)} finding(s)")
     for f in g:
-        st.markdown(f"**{f.code}** ({f.severity}) — {f.message}")
-        st.caption(f"evidence: {f.evidence} — fix: {f.fix}")
+        st.markdown(f"**{_md(f.code)}** ({f.severity}) — {_md(f.message)}")
+        st.caption(f"evidence: {_md(f.evidence)} — fix: {_md(f.fix)}")

@@ -9,7 +9,7 @@ metric.
 Layout: the sidebar picks the model (zoo, grouped by family; or ``file.py:callable`` when the
 server was started with ``--allow-user-code``), the input size, batch, aggregation depth,
 units and trace device; the tabs show Overview, Layers, Graph, Charts, Receptive field,
-Principles, Compare and Benchmarks. One layer can be selected (a graph node, a chart point, a
+Principles, Compare, Benchmarks and Profile (``_dashboard_profile.py``: measured latency). One layer can be selected (a graph node, a chart point, a
 table row, a finding's layer); the inspector beside the graph and the charts shows it.
 Only the open tab runs, and analyses are cached per (model, input, batch, device).
 
@@ -37,7 +37,7 @@ import _dashboard_data as data  # noqa: E402
 from _dashboard_panzoom import clicked_node, graph_viewer  # noqa: E402
 
 TABS = ("Overview", "Layers", "Graph", "Charts", "Receptive field", "Principles", "Compare",
-        "Benchmarks")
+        "Benchmarks", "Profile")
 DEPTHS = ("all", 1, 2, 3, 4, 5)
 ALL_FAMILIES = "all families"
 SMALLEST_DEFAULT = (3, 224, 224)
@@ -994,6 +994,9 @@ def main() -> None:
                     tab_benchmarks(sel)
                 elif a is None:
                     st.info("Fix the problem above to see this view.")
+                elif label == "Profile":
+                    from _dashboard_profile import tab_profile
+                    tab_profile(a, sel)
                 else:
                     views[label](a, sel)
             except Exception as e:  # noqa: BLE001 - a view bug must not take the page down
