@@ -580,6 +580,14 @@ def tab_graph(a, sel: Selection) -> None:
     except Exception as e:  # noqa: BLE001
         _show_failure("Graph", e)
         return
+    st.session_state["_analysis_for_click"] = a
+    _graph_and_inspector(a, sel, svg, notes, drawn)
+
+
+@st.fragment
+def _graph_and_inspector(a, sel: Selection, svg: str, notes, drawn) -> None:
+    """A fragment: a click on a node reruns only the graph and the side panel (not the
+    sidebar, the analysis lookup and the tabs), so selecting a layer is one small run."""
     layer = selected_layer(a)
     left, right = st.columns([7, 3])
     with left:
@@ -587,12 +595,12 @@ def tab_graph(a, sel: Selection) -> None:
                    "share of the network's MACs; outline = findings; magenta = the selected "
                    "layer. Click a node to inspect it; wheel zooms, drag pans, double-click "
                    "fits." + (" " + _merged_note(notes) if notes else ""))
-        st.session_state["_analysis_for_click"] = a
         graph_viewer(svg, key="graph_view", highlight=layer, on_node=_on_graph_node)
         st.download_button("Download SVG", svg, file_name=f"{_safe(a.model)}.svg",
-                           mime="image/svg+xml")
+                           mime="image/svg+xml", on_click="ignore")
     with right:
         inspector(a, sel.units, "graph")
+    _write_layer_url(a)
 
 
 def _merged_note(notes) -> str:

@@ -242,7 +242,7 @@ def test_rf_overlay_renders_for_the_selected_layer(server, page):
           "theoretical window")
     assert "14x14 px" in page.inner_text("body")  # LeNet-5 C3 by hand: 5 + 1 + 4 * 2
     plot = page.locator(".js-plotly-plot").first
-    plot.wait_for(timeout=30_000)
+    plot.wait_for(timeout=90_000)
     page.wait_for_function(
         "() => document.querySelectorAll('.js-plotly-plot .layer-above path, "
         ".js-plotly-plot .shapelayer path').length >= 2", timeout=30_000)
