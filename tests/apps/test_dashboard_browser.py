@@ -245,7 +245,7 @@ def test_rf_overlay_renders_for_the_selected_layer(server, page):
     plot.wait_for(timeout=90_000)
     page.wait_for_function(
         "() => document.querySelectorAll('.js-plotly-plot .layer-above path, "
-        ".js-plotly-plot .shapelayer path').length >= 2", timeout=30_000)
+        ".js-plotly-plot .shapelayer path').length >= 2", timeout=90_000)
     assert page.locator(".js-plotly-plot image").count() >= 1  # the picture under the windows
     legend = plot.inner_text()
     assert "largest path 14x14 px" in legend and "smallest path" in legend
