@@ -40,6 +40,11 @@ def register(subparsers) -> None:
     p.add_argument("--bench", default=None, metavar="FILE.json",
                    help="include a factorization bench results file ('archlens bench "
                         "factorization --out FILE.json')")
+    p.add_argument("--profile", default=None, metavar="cpu|cuda|FILE",
+                   help="add a latency profile section: measure now on cpu or cuda, or read "
+                        "FILE written by 'archlens profile --json'; with it the G1-G4 "
+                        "guidelines run on the measured times and P3 factorization fixes get "
+                        "a latency ratio measured for their shapes (docs/profile.md)")
     p.set_defaults(func=run_report)
 
 
@@ -52,5 +57,30 @@ def run_report(args: argparse.Namespace) -> int:
         model = api.load(args.model)  # a saved analysis: reported, not re-analysed
     else:
         model = analysis_from_args(args)
-    api.report(model, args.out, depth=args.depth, png=args.png, bench=args.bench)
+    sections = ()
+    if args.profile:
+        sections = (_profile_section(args, model),)
+    api.report(model, args.out, depth=args.depth, png=args.png, bench=args.bench,
+               sections=sections)
     return 0
+
+
+def _profile_section(args: argparse.Namespace, analysis):
+    """Profile (measured now or read), G1-G4 on it, P3 fixes with measured latency ratios,
+    rendered as the report's extra section."""
+    from archlens import api
+    from archlens.cli.profile_cmd import profile_for
+    from archlens.profile.p3 import with_measured_latency
+    from archlens.profile.run import device_available
+    from archlens.render.profile import report_section
+    if args.profile in ("cpu", "cuda") and args.model.endswith(".json"):
+        from archlens.errors import ConfigError
+        raise ConfigError("--profile cpu|cuda measures the model: give the model's name or "
+                          "reference, or --profile FILE.json with a saved profile")
+    prof = profile_for(args.profile, analysis, args)
+    findings = api.check(analysis, profile=prof)
+    if device_available(prof.device):
+        findings = with_measured_latency(findings, analysis, device=prof.device,
+                                         dtype=prof.dtype, threads=prof.threads,
+                                         bench=args.bench)
+    return report_section(prof, findings)

@@ -312,3 +312,12 @@ def section_markdown(p: Profile, findings: Sequence = (), top: int = 15) -> str:
 
 def figures(p: Profile, names: Sequence[str] = tuple(FIGURES)) -> dict[str, object]:
     return {n: FIGURES[n](p) for n in names}
+
+
+def report_section(p: Profile, findings: Sequence = (), top: int = 15, depth: int = 1):
+    """The report's "Latency profile" section (:class:`archlens.render.report.Section`)."""
+    from archlens.render.report import Section
+    return Section(id="profile",
+                   title=f"Latency profile ({p.device}, {p.dtype}, measured)",
+                   html=section_html(p, findings, top=top, depth=depth),
+                   markdown=section_markdown(p, findings, top=top))

@@ -117,3 +117,33 @@ def test_cli_shows_a_saved_profile_without_measuring(prof, tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"{2} of {len(prof.layers)}" in out and "whole model: median" in out
     assert f"{prof.whole_median_s * 1e3:.3f} ms" in out
+
+
+def test_report_with_a_saved_profile_gets_the_latency_section(prof, tmp_path, capsys):
+    from html.parser import HTMLParser
+    saved = tmp_path / "p.json"
+    saved.write_text(prof.to_json(), encoding="utf-8")
+    out = tmp_path / "report"
+    assert main(["report", f"{FIX}:Mixed", "--no-png", "--out", str(out),
+                 "--profile", str(saved)]) == 0
+
+    class Ids(HTMLParser):
+        ids: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.ids += [v for k, v in attrs if k == "id"]
+
+    ids = Ids()
+    ids.feed((out / "report.html").read_text(encoding="utf-8"))
+    assert {"profile", "profile-shares", "profile-roofline", "profile-treemap"} <= set(ids.ids)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "Latency profile (cpu, float32, measured)" in md and "| median ms |" in md
+
+
+def test_report_refuses_a_profile_of_another_model(prof, tmp_path, capsys):
+    saved = tmp_path / "p.json"
+    saved.write_text(prof.to_json(), encoding="utf-8")
+    assert main(["report", f"{FIX}:Sleepy", "--no-png", "--out", str(tmp_path / "r"),
+                 "--profile", str(saved)]) == 2
+    assert "whose layers differ" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "report.html").exists()
