@@ -3,8 +3,8 @@
 Entry points (the rest of archlens codes against these names):
 
 * :func:`trace_graph` -- the unannotated graph of one forward pass (no metrics);
-* :func:`analyze_model` -- load, trace, count (fvcore on real tensors,
-  ``torch.utils.flop_counter`` on meta) and annotate; returns an :class:`Analysis`.
+* :func:`analyze_model` -- load, trace and count in one eager pass (or map fvcore's own count
+  onto the nodes: ``counter="fvcore"``) and annotate; returns an :class:`Analysis`.
 
 Design decisions are written down in docs/engine.md.
 """
@@ -228,19 +228,23 @@ PAPER_TYPES = frozenset({
 
 
 def analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | None = None, *,
-                  batch: int = 1, device: str = "cpu", dtype: str = "float32") -> "Analysis":
+                  batch: int = 1, device: str = "cpu", dtype: str = "float32",
+                  counter: str = "eager") -> "Analysis":
     """Load (if a reference), trace once, count and annotate ``model``.
 
     ``input_shape`` is (C, H, W) (or "CxHxW"; 1-4 dims for non-image models) without batch;
-    zoo models default to their card's. ``device``: "cpu"/"cuda" (real tensors, MACs from
-    fvcore) or "meta" (nothing allocated, MACs from torch.utils.flop_counter).
+    zoo models default to their card's. ``device``: "cpu"/"cuda" (real tensors) or "meta"
+    (nothing allocated). ``counter``: "eager" (default: the one eager pass counts at the
+    dispatch level, torch.utils.flop_counter's formulas plus fvcore-equal ones) or "fvcore"
+    (fvcore's own ``FlopCountAnalysis`` mapped onto the nodes; real tensors only).
     """
     with gc_paused():  # linear time in the graph size, see gc_paused
-        return _analyze_model(model, input_shape, batch=batch, device=device, dtype=dtype)
+        return _analyze_model(model, input_shape, batch=batch, device=device, dtype=dtype,
+                              counter=counter)
 
 
 def _analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | None, *,
-                   batch: int, device: str, dtype: str) -> "Analysis":
+                   batch: int, device: str, dtype: str, counter: str) -> "Analysis":
     from archlens.analysis import Analysis, Totals
     from archlens.metrics import annotate, receptive_fields_or_none
     from archlens.metrics.memory import peak_activation_bytes
@@ -258,6 +262,13 @@ def _analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | No
         from archlens.errors import ConfigError
         raise ConfigError(f"unknown device {device!r}; use cpu, meta or cuda")
 
+    if counter not in COUNTERS:
+        from archlens.errors import ConfigError
+        raise ConfigError(f"unknown counter {counter!r}; use one of: {', '.join(COUNTERS)}")
+    if counter == "fvcore" and device == "meta":
+        from archlens.errors import ConfigError
+        raise ConfigError("--counter fvcore needs real tensors (fvcore traces with torch.jit); "
+                          "use --device cpu, or the default counter on meta")
     module, name, default, is_zoo = _resolve_model(model, device, tdtype)
     if input_shape is None:
         if default is None:
@@ -274,11 +285,8 @@ def _analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | No
     full = (batch, *shape)
 
     try:
-        if device == "meta":
-            records, outputs, macs, unsupported = _count_meta(module, full, tdtype, name)
-        else:
-            records, outputs, macs, unsupported = _count_fvcore(module, full, device, tdtype,
-                                                                name)
+        count = _count_fvcore if counter == "fvcore" else _count_eager
+        records, outputs, macs, unsupported = count(module, full, device, tdtype, name)
     except (TooSmallInput, ModelForwardError) as e:
         raise _explain_failure(module, full, tdtype, name, e) from None
 
@@ -342,39 +350,13 @@ def _resolve_model(model: str | nn.Module, device: str, dtype: torch.dtype
     return module, name, default, is_zoo
 
 
-def _count_fvcore(module: nn.Module, full: tuple[int, ...], device: str, dtype: torch.dtype,
-                  name: str):
-    """One forward pass: our tracer runs inside fvcore's jit trace (see docs/engine.md)."""
-    from archlens.metrics.macs import attribute_fvcore, fvcore_analysis, fvcore_unsupported
+def _count_eager(module: nn.Module, full: tuple[int, ...], device: str, dtype: torch.dtype,
+                 name: str):
+    """One eager forward pass records the graph and counts MACs (:class:`MacCounter`), on real
+    and meta tensors alike: shapes are Python ints, nothing is jit-traced."""
+    from archlens.metrics.macs import MacCounter
     x = make_input(full, device, dtype)
-    tracer = Tracer(module)
-    fca = fvcore_analysis(module, x)
-    try:
-        with eval_mode(module), torch.no_grad(), tracer:
-            total = int(fca.total())
-            bmo = fca.by_module_and_operator()
-    except Exception as e:
-        # find out whether the model's forward itself fails (precise message), or fvcore's
-        # jit trace does
-        run_traced(module, make_input(full, device, dtype), name=name)
-        from archlens.errors import UnsupportedModelError
-        raise UnsupportedModelError(f"fvcore could not trace {name}: {_first_line(e)}; "
-                                    "try --device meta (torch.utils.flop_counter)") from None
-    if tracer.first_empty is not None:
-        rec = next(r for r in tracer.records if r.name == tracer.first_empty)
-        raise TooSmallInput(name, full, rec.name, rec.type,
-                            rec.in_shapes[0] if rec.in_shapes else (), rec.out_shape)
-    records = tracer.records
-    macs = attribute_fvcore(records, bmo)
-    if sum(macs) != total:  # every count must land on a node; a mismatch is our bug
-        raise AssertionError(f"MAC attribution lost {total - sum(macs)} MACs on {name}")
-    return records, tracer.output_names, macs, fvcore_unsupported(fca)
-
-
-def _count_meta(module: nn.Module, full: tuple[int, ...], dtype: torch.dtype, name: str):
-    from archlens.metrics.macs import MetaMacCounter
-    x = make_input(full, "meta", dtype)
-    counter = MetaMacCounter()
+    counter = MacCounter()
     holder: dict[str, Any] = {}
 
     def forward(inp: torch.Tensor) -> Any:
@@ -387,6 +369,31 @@ def _count_meta(module: nn.Module, full: tuple[int, ...], dtype: torch.dtype, na
     res = run_traced(module, x, name=name, forward=forward, holder=holder)
     macs = counter.finish(res.records)
     return res.records, res.tracer.output_names, macs, counter.unsupported()
+
+
+def _count_fvcore(module: nn.Module, full: tuple[int, ...], device: str, dtype: torch.dtype,
+                  name: str):
+    """``counter="fvcore"``: the eager pass records the graph; fvcore's own count (its own jit
+    trace, a second forward pass) is mapped onto the eager nodes (``attribute_fvcore``)."""
+    from archlens.metrics.macs import attribute_fvcore, fvcore_analysis, fvcore_unsupported
+    res = run_traced(module, make_input(full, device, dtype), name=name)
+    records = res.records
+    fca = fvcore_analysis(module, make_input(full, device, dtype))
+    try:
+        with eval_mode(module), torch.no_grad():
+            total = int(fca.total())
+            bmo = fca.by_module_and_operator()
+    except Exception as e:
+        from archlens.errors import UnsupportedModelError
+        raise UnsupportedModelError(f"fvcore could not trace {name}: {_first_line(e)}; "
+                                    "use the default counter (--counter eager)") from None
+    macs = attribute_fvcore(records, bmo)
+    if sum(macs) != total:  # every count must land on a node; a mismatch is our bug
+        raise AssertionError(f"MAC attribution lost {total - sum(macs)} MACs on {name}")
+    return records, res.tracer.output_names, macs, fvcore_unsupported(fca)
+
+
+COUNTERS = ("eager", "fvcore")
 
 
 def _explain_failure(module: nn.Module, full: tuple[int, ...], dtype: torch.dtype, name: str,

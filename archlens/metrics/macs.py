@@ -223,8 +223,16 @@ def _norm_flops(input_shape, affine: bool) -> int:
     return _numel(input_shape) * (5 if affine else 4)
 
 
-class MetaMacCounter:
-    """FlopCounterMode + an op observer, reporting MACs per trace record.
+class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
+    """The default counter: one dispatch-level mode, on real and meta tensors alike.
+
+    The formulas are torch.utils.flop_counter's own table (``flop_registry``: conv, mm, bmm,
+    addmm, baddbmm, attention ...; 2 FLOPs per MAC, halved here) plus the fvcore-equal ones of
+    :meth:`_custom`; the dispatch rule is FlopCounterMode's (an overload without a formula is
+    decomposed first when it has a CompositeImplicit kernel, so e.g. nearest upsampling is not
+    lost in index ops). Why not FlopCounterMode itself: it tracks modules through its own
+    global hooks and needed a second mode to see the uncounted ops; one mode that counts and
+    observes costs less per op (docs/engine.md, "Speed").
 
     Use as a context manager *around* a :class:`~archlens.trace.Tracer` forward pass and pass
     :meth:`on_record` as the tracer's ``on_record`` callback: each record receives the MACs
@@ -233,17 +241,19 @@ class MetaMacCounter:
     """
 
     def __init__(self, tracer: Any = None):
-        from torch.utils.flop_counter import FlopCounterMode
+        super().__init__()
+        from torch.utils.flop_counter import flop_registry
         self.tracer = tracer
-        self.counter = FlopCounterMode(display=False, custom_mapping=self._custom())
+        self.table: dict[Any, Any] = {**flop_registry, **self._custom()}
+        self.flops = 0                      # running total, in FLOPs (2 per MAC)
         self.per_record: dict[str, int] = {}
         self._last = 0
         self.seen: Counter[str] = Counter()
-        self._observer = _OpObserver(self.seen)
+        self._nested = 0                    # > 0 while running a decomposition
 
-    # formulas mirror fvcore.nn.jit_handles (which count MACs); flop_counter expects FLOPs = 2x
+    # formulas mirror fvcore.nn.jit_handles (which count MACs); the table holds FLOPs = 2x
     def _custom(self) -> dict[Any, Any]:
-        tracer_ref = self
+        counter = self
 
         def batch_norm(x, weight=None, bias=None, running_mean=None, running_var=None,
                        training=False, *args, out_shape=None, **kwargs) -> int:
@@ -271,10 +281,10 @@ class MetaMacCounter:
 
         def mean(x, *args, out_shape=None, **kwargs) -> int:
             # adaptive_avg_pool2d to 1x1 runs as mean(-1, -2): fvcore counts 1 per input element
-            t = tracer_ref.tracer
+            t = counter.tracer
             if t is not None and t.current_fn.startswith("adaptive_avg_pool"):
                 return 2 * _numel(x)
-            tracer_ref.seen["aten::mean"] += 1
+            counter.seen["aten::mean"] += 1
             return 0
 
         def upsample_nearest(x, *args, out_shape=None, **kwargs) -> int:
@@ -295,43 +305,69 @@ class MetaMacCounter:
             aten.upsample_bilinear2d: upsample_bilinear,
             aten.grid_sampler_2d: upsample_bilinear,
         }
-        # Also key every overload: FlopCounterMode decomposes an op whose *overload* is not in
-        # its registry before counting (upsample_nearest2d would vanish into index ops).
-        out: dict[Any, Any] = dict(table)
+        from torch.utils.flop_counter import shape_wrapper
+        out: dict[Any, Any] = {}
         for packet, f in table.items():
+            f = shape_wrapper(f)
+            out[packet] = f
+            # Also key every overload: an overload without a formula is decomposed before
+            # counting (upsample_nearest2d.vec would vanish into index ops).
             for ov in packet.overloads():
                 out[getattr(packet, ov)] = f
         return out
 
-    def __enter__(self) -> "MetaMacCounter":
-        self.counter.__enter__()
-        self._observer.registry = self.counter.flop_registry
-        self._observer.__enter__()
-        return self
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _METADATA:
+            return NotImplemented
+        table = self.table
+        if func not in table and _decomposable(func):
+            self._nested += 1
+            try:
+                with self:
+                    r = func.decompose(*args, **kwargs)
+            finally:
+                self._nested -= 1
+            if r is not NotImplemented:
+                if not self._nested:
+                    self._observe(func)
+                return r
+        out = func(*args, **kwargs)
+        f = table.get(func._overloadpacket)
+        if f is not None:
+            self.flops += f(*args, **kwargs, out_val=out)
+        elif not self._nested:
+            self._observe(func)
+        return out
 
-    def __exit__(self, *exc) -> None:
-        self._observer.__exit__(*exc)
-        self.counter.__exit__(*exc)
-
-    def total_flops(self) -> int:
-        return sum(self.counter.flop_counts["Global"].values())
+    def _observe(self, func) -> None:
+        packet = func._overloadpacket
+        if packet in self.table or packet is aten.mean:
+            return
+        name = _OBSERVED_NAMES.get(packet)
+        if name is None:
+            name = "aten::" + packet.__name__.lstrip("_")
+            if name.endswith("_with_indices"):
+                name = name[: -len("_with_indices")]
+            _OBSERVED_NAMES[packet] = name
+        self.seen[name] += 1
 
     def on_record(self, rec: OpRecord) -> None:
-        now = self.total_flops()
+        now = self.flops
         self.per_record[rec.name] = (now - self._last) // 2
         self._last = now
 
     def finish(self, records: Sequence[OpRecord]) -> list[int]:
         """MACs per record (leftover ops after the last record go to the last record)."""
         macs = [self.per_record.get(r.name, 0) for r in records]
-        rest = (self.total_flops() - self._last) // 2
+        rest = (self.flops - self._last) // 2
         if records and rest:
             macs[-1] += rest
         return macs
 
     @property
     def total_macs(self) -> int:
-        return self.total_flops() // 2
+        return self.flops // 2
 
     def unsupported(self) -> dict[str, int]:
         """Ops seen that no formula counted and that are not zero by convention."""
@@ -339,22 +375,31 @@ class MetaMacCounter:
                 if op == "aten::mean" or (op not in ZERO_BY_CONVENTION and op not in _META_IGNORED)}
 
 
-class _OpObserver(torch.utils._python_dispatch.TorchDispatchMode):
-    """Counts every dispatch-level op (to list what no formula covers)."""
+MetaMacCounter = MacCounter  # the former, meta-only name
 
-    def __init__(self, seen: Counter):
-        super().__init__()
-        self.seen = seen
-        self.registry: dict = {}
+_OBSERVED_NAMES: dict[Any, str] = {}
+_DECOMPOSABLE: dict[Any, bool] = {}
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        packet = func._overloadpacket
-        if packet not in self.registry and packet is not aten.mean:
-            name = "aten::" + packet.__name__.lstrip("_")
-            if name.endswith("_with_indices"):
-                name = name[: -len("_with_indices")]
-            self.seen[name] += 1
-        return func(*args, **(kwargs or {}))
+
+def _decomposable(func) -> bool:
+    """Has ``func`` (an OpOverload) a CompositeImplicitAutograd kernel? (cached)"""
+    r = _DECOMPOSABLE.get(func)
+    if r is None:
+        dk = torch._C.DispatchKey.CompositeImplicitAutograd
+        r = dk in func.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(
+            func.name(), dk)
+        _DECOMPOSABLE[func] = r
+    return r
+
+
+# metadata queries FlopCounterMode lets fall through (NotImplemented): so do we
+_METADATA = frozenset({
+    aten.sym_is_contiguous.default, aten.is_contiguous.default, aten.is_contiguous.memory_format,
+    aten.is_strides_like_format.default, aten.is_non_overlapping_and_dense.default,
+    aten.size.default, aten.sym_size.default, aten.stride.default, aten.sym_stride.default,
+    aten.storage_offset.default, aten.sym_storage_offset.default, aten.numel.default,
+    aten.sym_numel.default, aten.dim.default, torch.ops.prim.layout.default,
+})
 
 
 def merge_unsupported(*dicts: dict[str, int]) -> dict[str, int]:
