@@ -374,23 +374,27 @@ def _count_eager(module: nn.Module, full: tuple[int, ...], device: str, dtype: t
 def _count_fvcore(module: nn.Module, full: tuple[int, ...], device: str, dtype: torch.dtype,
                   name: str):
     """``counter="fvcore"``: the eager pass records the graph; fvcore's own count (its own jit
-    trace, a second forward pass) is mapped onto the eager nodes (``attribute_fvcore``)."""
-    from archlens.metrics.macs import attribute_fvcore, fvcore_analysis, fvcore_unsupported
-    res = run_traced(module, make_input(full, device, dtype), name=name)
-    records = res.records
+    trace, a second forward pass) is mapped onto the eager nodes (``attribute_fvcore``; the
+    eager per-node count only splits a module's per-operator total among its calls)."""
+    from archlens.metrics.macs import (attribute_fvcore, fvcore_analysis, fvcore_unsupported,
+                                       mac_int)
+    records, outputs, eager_macs, _unsupported = _count_eager(module, full, device, dtype, name)
     fca = fvcore_analysis(module, make_input(full, device, dtype))
     try:
         with eval_mode(module), torch.no_grad():
-            total = int(fca.total())
+            total = sum(mac_int(c) for c in fca.by_operator().values())
             bmo = fca.by_module_and_operator()
     except Exception as e:
         from archlens.errors import UnsupportedModelError
         raise UnsupportedModelError(f"fvcore could not trace {name}: {_first_line(e)}; "
                                     "use the default counter (--counter eager)") from None
-    macs = attribute_fvcore(records, bmo)
+    # fvcore's totals per module and operator; the eager count only divides a total among the
+    # calls it covers (see attribute_fvcore)
+    macs = attribute_fvcore(records, bmo, weights=eager_macs)
     if sum(macs) != total:  # every count must land on a node; a mismatch is our bug
         raise AssertionError(f"MAC attribution lost {total - sum(macs)} MACs on {name}")
-    return records, res.tracer.output_names, macs, fvcore_unsupported(fca)
+    return records, outputs, macs, fvcore_unsupported(fca)
+
 
 
 COUNTERS = ("eager", "fvcore")

@@ -136,7 +136,8 @@ def fvcore_analysis(model: torch.nn.Module, x: torch.Tensor):
 
 
 def attribute_fvcore(records: Sequence[OpRecord],
-                     by_module_and_operator: dict[str, Counter]) -> list[int]:
+                     by_module_and_operator: dict[str, Counter],
+                     weights: Sequence[int] | None = None) -> list[int]:
     """MACs per record from fvcore's per-module, per-operator counts.
 
     * a leaf module's count (its whole subtree: an opaque module's children included) is split
@@ -147,8 +148,17 @@ def attribute_fvcore(records: Sequence[OpRecord],
       else to any of its functional nodes, else to any node under it, else up to its parent;
     * sums are exact integers (largest-remainder splitting): per-node MACs add up to fvcore's
       total.
+
+    ``weights`` (per record; default, or where all are 0: output elements) set the
+    proportions of a split. The
+    engine passes the eager counter's per-node MACs: fvcore says how much a module's einsums
+    cost in all, the eager count says how it divides among them (two einsums of one module
+    with different contraction sizes are not proportional to their outputs).
     """
-    agg = {k: Counter(v) for k, v in by_module_and_operator.items()}
+    numel = [_numel(r.out_shape) for r in records]
+    weight = [max(int(w), 0) for w in weights] if weights is not None else numel
+    agg = {k: Counter({op: mac_int(c) for op, c in v.items()})
+           for k, v in by_module_and_operator.items()}
     macs = [0] * len(records)
     calls: dict[str, list[int]] = defaultdict(list)     # leaf module path -> record indices
     funcs: dict[str, list[int]] = defaultdict(list)     # container path -> its functional records
@@ -168,7 +178,10 @@ def attribute_fvcore(records: Sequence[OpRecord],
         return any(".".join(parts[:d]) in leaves for d in range(1, len(parts)))
 
     def give(idx: list[int], count: int) -> None:
-        for i, part in zip(idx, split_exact(count, [_numel(records[i].out_shape) for i in idx])):
+        w = [weight[i] for i in idx]
+        if not any(w):  # nothing counted eagerly there: by output elements
+            w = [numel[i] for i in idx]
+        for i, part in zip(idx, split_exact(count, w)):
             macs[i] += part
 
     def parent(name: str) -> str | None:
@@ -207,6 +220,14 @@ def attribute_fvcore(records: Sequence[OpRecord],
                 if records:
                     macs[-1] += count
     return macs
+
+
+def mac_int(count: Any) -> int:
+    """A MAC count as an int. fvcore returns floats for generic einsums (numpy's
+    ``einsum_path`` "optimized flop" / 2, floored: integral values held in a float), which
+    reach integer splitting; they are rounded to the nearest integer (exact for the integral
+    values fvcore produces, below 2**53)."""
+    return int(count) if isinstance(count, int) else int(round(float(count)))
 
 
 def fvcore_unsupported(fca) -> dict[str, int]:
@@ -293,6 +314,13 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
         def upsample_bilinear(x, *args, out_shape=None, **kwargs) -> int:
             return 2 * 4 * _numel(out_shape)
 
+        def sdpa(q, k, v, *args, out_shape=None, **kwargs) -> int:
+            # the CPU kernel of F.scaled_dot_product_attention (nn.MultiheadAttention and
+            # TransformerEncoderLayer outside their fused paths): Q K^T and A V, as the
+            # table's CUDA variants count them -- the same MACs as explicit matmuls
+            from torch.utils.flop_counter import sdpa_flop_count
+            return sdpa_flop_count(q, k, v)
+
         table = {
             aten.native_batch_norm: batch_norm,
             aten._native_batch_norm_legit: bn_legit,
@@ -304,6 +332,7 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
             aten.upsample_nearest2d: upsample_nearest,
             aten.upsample_bilinear2d: upsample_bilinear,
             aten.grid_sampler_2d: upsample_bilinear,
+            aten._scaled_dot_product_flash_attention_for_cpu: sdpa,
         }
         from torch.utils.flop_counter import shape_wrapper
         out: dict[Any, Any] = {}

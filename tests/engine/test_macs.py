@@ -28,17 +28,20 @@ SIZE = {"bn_inception": 96}  # its ceil-mode pools misalign the branches at 80 p
 
 
 @pytest.mark.parametrize("name", PARAMS)
-def test_cpu_and_meta_totals_equal_fvcore_exactly(name, count_macs):
+def test_both_counters_on_cpu_and_meta_equal_fvcore_exactly(name, count_macs):
     shape = small_shape(name)
     expected, by_op = count_macs(zoo.get_model(name), torch.randn(1, *shape))
     cpu = analyze_model(name, shape)
     meta = analyze_model(name, shape, device="meta")
+    fv = analyze_model(name, shape, counter="fvcore")   # fvcore's own count, mapped on nodes
     assert cpu.totals.macs == expected
     assert meta.totals.macs == expected
-    # per-node MACs add up to the totals, node for node the same on both paths
+    assert fv.totals.macs == expected
+    # per-node MACs add up to the totals, node for node the same on both devices and counters
     assert sum(n.macs for n in cpu.graph.layers) == expected
-    assert [(n.name, n.macs) for n in cpu.graph] == [(n.name, n.macs) for n in meta.graph]
-    assert cpu.unsupported_ops == meta.unsupported_ops
+    assert [(n.name, n.macs) for n in cpu.graph] == [(n.name, n.macs) for n in meta.graph] \
+        == [(n.name, n.macs) for n in fv.graph]
+    assert cpu.unsupported_ops == meta.unsupported_ops == fv.unsupported_ops
     # conv + linear ("paper profile") equals fvcore's conv + linear operators
     assert cpu.totals.paper_macs == by_op.get("conv", 0) + by_op.get("linear", 0) + \
         by_op.get("addmm", 0) + by_op.get("matmul", 0)
