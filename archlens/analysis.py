@@ -85,6 +85,8 @@ class Analysis:
     feature_rf: ReceptiveField | None
     unsupported_ops: dict[str, int] = field(default_factory=dict)  # op -> times seen, uncounted
     findings: tuple[Finding, ...] = ()
+    counter: str = "eager"          # the MAC counter: "eager" (default) or "fvcore"
+    notes: tuple[str, ...] = ()     # what the engine did differently, for the user (stderr)
 
     @property
     def stages(self) -> "tuple[Stage, ...]":

@@ -19,14 +19,15 @@ def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = 
             batch: int = 1, device: str = "cpu", dtype: str = "float32",
             checks: bool = True, check_config: Any = None,
             max_memory: int | str | None = None, timeout: float | None = None,
-            quiet_stdout: bool = False) -> "Analysis":
+            quiet_stdout: bool = False, counter: str = "eager") -> "Analysis":
     """Trace ``model`` once and annotate every layer with shapes, params, MACs, activations and
     receptive field; with ``checks`` (default) the design-principle findings are attached.
 
     ``model``: a zoo name, ``path/to/file.py:callable``, ``package.module:callable`` or an
     ``nn.Module``. ``input_shape``: (C, H, W) or "CxHxW"; defaults to the zoo card's.
-    ``device``: "cpu" (real tensors, fvcore counts), "meta" (nothing allocated,
-    torch.utils.flop_counter counts) or "cuda".
+    ``device``: "cpu" (real tensors), "meta" (nothing allocated) or "cuda".
+    ``counter``: "eager" (default; the one eager pass counts MACs at the dispatch level) or
+    "fvcore" (fvcore's own count mapped onto the nodes; real tensors only). docs/engine.md.
 
     Guards (:mod:`archlens.guard`): ``max_memory`` (bytes, "8G", or "auto" = 90 % of the
     available memory) refuses a CPU/CUDA run whose weights + peak activations, estimated
@@ -44,7 +45,8 @@ def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = 
                            limit=max_memory)
         try:
             return guard.check_counted(engine.analyze_model(
-                model, input_shape, batch=batch, device=device, dtype=dtype))
+                model, input_shape, batch=batch, device=device, dtype=dtype,
+                counter=counter))
         except Exception as e:  # a scripted submodule takes no hooks: say so
             from archlens.errors import ArchlensError
             if isinstance(e, ArchlensError):

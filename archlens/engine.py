@@ -59,7 +59,8 @@ def build_graph(records: Sequence[OpRecord], input_shape: tuple[int, ...],
     for r in records:
         g = r.geometry
         nodes.append(Node(
-            name=r.name, type=r.type, base_type=r.base_type or r.type, kind=r.kind, module=r.module, inputs=tuple(r.inputs),
+            name=r.name, type=r.type, base_type=r.base_type or r.type, kind=r.kind,
+            module=r.module, inputs=tuple(r.inputs),
             in_shapes=tuple(tuple(s) for s in r.in_shapes), out_shape=tuple(r.out_shape),
             kernel=_tup(g.get("kernel")), stride=_tup(g.get("stride")),
             padding=_tup(g.get("padding")), dilation=_tup(g.get("dilation")),
@@ -269,7 +270,8 @@ def _analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | No
         from archlens.errors import ConfigError
         raise ConfigError("--counter fvcore needs real tensors (fvcore traces with torch.jit); "
                           "use --device cpu, or the default counter on meta")
-    module, name, default, is_zoo = _resolve_model(model, device, tdtype)
+    notes: list[str] = []
+    module, name, default, is_zoo = _resolve_model(model, device, tdtype, notes)
     if input_shape is None:
         if default is None:
             raise InputShapeError(f"{name} has no default input shape; pass one, e.g. "
@@ -304,10 +306,12 @@ def _analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | No
         peak_activation_bytes=peak_activation_bytes(graph, itemsize),
         unused_params=total_params - int(sum(params)))
     return Analysis(model=name, input_shape=full, dtype=dtype_name(tdtype), device=device,
-                    graph=graph, totals=totals, feature_rf=frf, unsupported_ops=unsupported)
+                    graph=graph, totals=totals, feature_rf=frf, unsupported_ops=unsupported,
+                    counter=counter, notes=tuple(notes))
 
 
-def _resolve_model(model: str | nn.Module, device: str, dtype: torch.dtype
+def _resolve_model(model: str | nn.Module, device: str, dtype: torch.dtype,
+                   notes: list[str] | None = None
                    ) -> tuple[nn.Module, str, tuple[int, ...] | None, bool]:
     """(module on ``device`` at ``dtype``, display name, default shape, is it a zoo model).
 
@@ -318,7 +322,7 @@ def _resolve_model(model: str | nn.Module, device: str, dtype: torch.dtype
     if isinstance(model, str):
         is_zoo = not loader.is_reference(model)
         module, name, default = loader.load_model(model, device="meta" if device == "meta"
-                                                  else None)
+                                                  else None, notes=notes)
         owned = True
     elif isinstance(model, nn.Module):
         module, name, is_zoo, owned = model, type(model).__name__, False, False

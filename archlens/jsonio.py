@@ -96,6 +96,8 @@ def analysis_to_dict(a: "Analysis") -> dict[str, Any]:
         "layers": [node_to_dict(n) for n in a.graph.layers],
         "unsupported_ops": dict(a.unsupported_ops),
         "findings": [f.to_dict() for f in a.findings],
+        "counter": a.counter,
+        "notes": list(a.notes),
     }
 
 
@@ -133,7 +135,8 @@ def analysis_from_dict(d: dict[str, Any]) -> "Analysis":
                     totals=Totals.from_dict(d["totals"]),
                     feature_rf=rf_from_dict(d.get("feature_rf")),
                     unsupported_ops={k: int(v) for k, v in d.get("unsupported_ops", {}).items()},
-                    findings=findings)
+                    findings=findings, counter=d.get("counter", "unrecorded"),
+                    notes=tuple(d.get("notes", ())))
 
 
 def read_analysis(path: "str | os.PathLike[str]") -> "Analysis":

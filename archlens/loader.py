@@ -33,18 +33,19 @@ def _device_ctx(device: str | None):
     return torch.device(device) if device == "meta" else contextlib.nullcontext()
 
 
-def load_model(ref: str, *, device: str | None = None
+def load_model(ref: str, *, device: str | None = None, notes: list[str] | None = None
                ) -> tuple[nn.Module, str, tuple[int, ...] | None]:
     """(module in eval mode, display name, default input shape (C, H, W) or None).
 
-    ``device="meta"`` builds the model on the meta device (nothing allocated). Errors are
-    one-line :class:`ModelLoadError` / :class:`UnknownModelError`.
+    ``device="meta"`` builds the model on the meta device (nothing allocated); a builder that
+    needs real values there (torchvision's RegNet calls ``.tolist()`` on a tensor) is built on
+    the CPU instead and moved to meta (:func:`to_meta`), and a sentence saying so is appended
+    to ``notes``. Errors are one-line :class:`ModelLoadError` / :class:`UnknownModelError`.
     """
     if not is_reference(ref):
         from archlens import zoo
         card = zoo.card(ref)  # UnknownModelError with suggestions
-        with _device_ctx(device):
-            model = zoo.get_model(ref)
+        model = _build_on(lambda: zoo.get_model(ref), ref, device, notes)
         return model, ref, tuple(card.input_shape)
     target, _, attr = ref.rpartition(":") if ":" in ref else (ref, "", "")
     if not attr:
@@ -52,7 +53,7 @@ def load_model(ref: str, *, device: str | None = None
                              f"{ref}:build_model (path/to/file.py:callable)")
     module = _import_target(target, ref)
     obj = _get_attr(module, attr, target)
-    model = _call(obj, ref, device)
+    model = _call(obj, ref, device, notes)
     shape = getattr(model, "default_input_shape", None) or getattr(obj, "default_input_shape",
                                                                     None)
     return model.eval(), ref, tuple(shape) if shape else None
@@ -106,7 +107,26 @@ def _get_attr(module: Any, attr: str, target: str) -> Any:
     return obj
 
 
-def _call(obj: Any, ref: str, device: str | None) -> nn.Module:
+def _build_on(build: Any, ref: str, device: str | None, notes: list[str] | None) -> Any:
+    """``build()`` under the device context; on meta, a failing build is retried on the CPU
+    and the result moved to meta (a note says so). Errors of the CPU build propagate."""
+    if device != "meta":
+        return build()
+    try:
+        with _device_ctx(device):
+            return build()
+    except Exception as e:
+        meta_error = _first_line(e)
+    model = build()  # on the CPU; its own error (if any) is the one to report
+    if isinstance(model, nn.Module):
+        model = to_meta(model)
+    if notes is not None:
+        notes.append(f"building {ref} on the meta device failed ({meta_error}); built on the "
+                     "CPU and moved to meta (the weights were allocated once)")
+    return model
+
+
+def _call(obj: Any, ref: str, device: str | None, notes: list[str] | None = None) -> nn.Module:
     if isinstance(obj, nn.Module):
         model = obj
     elif callable(obj):
@@ -114,8 +134,7 @@ def _call(obj: Any, ref: str, device: str | None) -> nn.Module:
             raise ModelLoadError(f"{ref!r} is the class {obj.__name__}, not an nn.Module "
                                  "subclass; point at a function that returns an nn.Module")
         try:
-            with _device_ctx(device):
-                model = obj()
+            model = _build_on(obj, ref, device, notes)
         except TypeError as e:
             if _takes_no_arguments(obj):  # the TypeError came from inside the builder
                 raise ModelLoadError(f"building {ref!r} failed: {_first_line(e)}"

@@ -1,8 +1,8 @@
 """``archlens analyze``: trace a model once and print its per-block costs (or write JSON).
 
     archlens analyze MODEL [--input 3x299x299] [--batch N] [--device cpu|meta|cuda]
-                     [--depth N|blocks] [--units macs|flops] [--sort order|macs|params|name]
-                     [--json PATH|-]
+                     [--counter eager|fvcore] [--depth N|blocks] [--units macs|flops]
+                     [--sort order|macs|params|name] [--json PATH|-]
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from archlens.cli.common import add_model_arguments, analysis_from_args, positive_int
+from archlens.cli.common import (add_counter_argument, add_model_arguments, analysis_from_args,
+                                 positive_int)
 from archlens.sanitize import for_terminal
 
 _EPILOG = """\
@@ -19,6 +20,7 @@ examples:
   archlens analyze inception_v3                      table by block (Mixed_5b ...)
   archlens analyze resnet50 --depth 1 --sort macs
   archlens analyze vgg16 --device meta               nothing allocated
+  archlens analyze resnet50 --counter fvcore         fvcore's own count, mapped on layers
   archlens analyze my_net.py:build --input 3x224x224 --json analysis.json
   archlens analyze inception_v3 --json - | jq .totals
 
@@ -44,11 +46,12 @@ def register(subparsers) -> None:
                     "(multiply-accumulates), output shape, share of the total and receptive "
                     "field, then the totals (params, MACs, conv+linear 'paper profile', "
                     "activations, weight and peak activation memory) and the feature receptive "
-                    "field. MACs come from fvcore on real tensors, or torch.utils.flop_counter "
-                    "with --device meta; ops that no counter covers are listed, never counted "
-                    "as a silent zero.",
+                    "field. MACs are counted in the same eager forward pass that records the "
+                    "graph (or by fvcore with --counter fvcore); ops that no formula covers are "
+                    "listed, never counted as a silent zero.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_model_arguments(p)
+    add_counter_argument(p)
     p.add_argument("--depth", type=_depth, default=None, metavar="N|blocks",
                    help="aggregate the table to module depth N (1 = top-level modules); "
                         "default 'blocks': the shallowest depth with at least 12 rows")

@@ -44,8 +44,8 @@ def add_model_arguments(p: argparse.ArgumentParser, *, model: bool = True) -> No
     p.add_argument("--batch", type=positive_int, default=1, metavar="N",
                    help="batch size (default: 1)")
     p.add_argument("--device", choices=("cpu", "meta", "cuda"), default="cpu",
-                   help="cpu: real tensors, fvcore counts; meta: nothing allocated, "
-                        "torch.utils.flop_counter counts (default: cpu)")
+                   help="cpu: real tensors; meta: nothing allocated (shapes only); "
+                        "cuda (default: cpu)")
     p.add_argument("--max-memory", default="auto", metavar="SIZE",
                    help="refuse a cpu/cuda run whose weights + peak activations (estimated "
                         "on the meta device first) exceed SIZE, e.g. 8G, 512M, 'off' "
@@ -53,6 +53,25 @@ def add_model_arguments(p: argparse.ArgumentParser, *, model: bool = True) -> No
     p.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="stop loading and tracing the model after SECONDS (a forward pass "
                         "that never returns; default: no limit)")
+
+
+def add_counter_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--counter", choices=("eager", "fvcore"), default="eager",
+                   help="MAC counter. eager (default): the one eager forward pass counts at "
+                        "the dispatch level (torch.utils.flop_counter's formulas plus "
+                        "fvcore-equal ones), on any device; fvcore: fvcore's own "
+                        "FlopCountAnalysis (a second, jit-traced pass) mapped onto the layers, "
+                        "real tensors only (docs/engine.md lists where the two differ)")
+
+
+def print_notes(analysis) -> None:
+    """The engine's notes (e.g. a meta build that fell back to the CPU), one line each, on
+    stderr: they qualify the result without being part of it."""
+    import sys
+
+    from archlens.sanitize import visible
+    for note in getattr(analysis, "notes", ()):
+        sys.stderr.write(f"archlens: note: {visible(note)}\n")
 
 
 def input_shape(args: argparse.Namespace) -> tuple[int, ...] | None:
@@ -64,6 +83,10 @@ def analysis_from_args(args: argparse.Namespace, model: str | None = None, **kw)
     from archlens.errors import InputShapeError
     if args.batch < 1:
         raise InputShapeError(f"--batch must be a positive integer, got {args.batch}")
-    return api.analyze(model or args.model, input_shape(args), batch=args.batch,
-                       device=args.device, max_memory=getattr(args, "max_memory", "auto"),
-                       timeout=getattr(args, "timeout", None), quiet_stdout=True, **kw)
+    if getattr(args, "counter", None) is not None:
+        kw.setdefault("counter", args.counter)
+    analysis = api.analyze(model or args.model, input_shape(args), batch=args.batch,
+                           device=args.device, max_memory=getattr(args, "max_memory", "auto"),
+                           timeout=getattr(args, "timeout", None), quiet_stdout=True, **kw)
+    print_notes(analysis)
+    return analysis

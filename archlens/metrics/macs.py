@@ -1,17 +1,19 @@
-"""MACs (multiply-accumulates) per node, from a library counter -- never our own formula table.
+"""MACs (multiply-accumulates) per node, from library formulas -- never our own op table.
 
-Two paths, identical totals on every zoo model (tests/engine/test_meta.py):
+Two counters, equal node for node on every zoo model (tests/engine/test_macs.py):
 
-* real tensors: fvcore's :class:`~fvcore.nn.FlopCountAnalysis` (whose "flops" are MACs). Its
-  per-module, per-operator counts are mapped onto the trace's nodes
-  (:func:`attribute_fvcore`); the total is fvcore's ``total()`` by construction.
-* meta tensors: :class:`torch.utils.flop_counter.FlopCounterMode` (2 FLOPs per MAC, halved
-  here), with formulas registered for the ops fvcore counts and flop_counter does not
-  (batch/group/layer/instance norm, adaptive average pooling, nearest/bilinear upsampling,
-  grid sampling) written to equal fvcore's handles. Each node gets the MACs counted while it
-  ran (:class:`MetaMacCounter`).
+* ``eager`` (default, :class:`MacCounter`): one TorchDispatchMode active during the same eager
+  forward pass that records the graph, on real and meta tensors alike. Formulas:
+  torch.utils.flop_counter's ``flop_registry`` (2 FLOPs per MAC, halved here) plus formulas for
+  what fvcore counts and flop_counter does not (batch/group/layer/instance norm, adaptive
+  average pooling, nearest/bilinear upsampling, grid sampling), written to equal fvcore's
+  handles, and the CPU kernel of scaled-dot-product attention. Each node gets the MACs counted
+  while it ran.
+* ``fvcore``: fvcore's :class:`~fvcore.nn.FlopCountAnalysis` (whose "flops" are MACs) in its
+  own jit-traced pass; its per-module, per-operator counts are mapped onto the eager nodes
+  (:func:`attribute_fvcore`); the total is fvcore's by construction.
 
-Ops neither counter covers go to ``unsupported_ops`` (op -> times seen). Ops that perform no
+Ops no formula covers go to ``unsupported_ops`` (op -> times seen). Ops that perform no
 multiplication at all are zero *by convention* and are not listed (see :data:`ZERO_BY_CONVENTION`
 and docs/engine.md): comparisons (relu, max-pooling), additions (residual add, sum), and data
 movement (cat, view, flatten, pad ...). Everything else fvcore does not count (avg_pool2d, mul,
