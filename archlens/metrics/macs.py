@@ -263,11 +263,16 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
     ops on untracked tensors land in the next record, or the last one).
     """
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # TorchDispatchMode wraps a subclass's __torch_dispatch__ in torch._disable_dynamo
+        # (a Python frame and checks per op); nothing here is compiled, so skip the wrapper
+        return False
+
     def __init__(self, tracer: Any = None):
         super().__init__()
-        from torch.utils.flop_counter import flop_registry
         self.tracer = tracer
-        self.table: dict[Any, Any] = {**flop_registry, **self._custom()}
+        self.table: dict[Any, Any] = _formula_table(self._custom())
         self.flops = 0                      # running total, in FLOPs (2 per MAC)
         self.per_record: dict[str, int] = {}
         self._last = 0
@@ -336,10 +341,9 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
             aten.grid_sampler_2d: upsample_bilinear,
             aten._scaled_dot_product_flash_attention_for_cpu: sdpa,
         }
-        from torch.utils.flop_counter import shape_wrapper
         out: dict[Any, Any] = {}
         for packet, f in table.items():
-            f = shape_wrapper(f)
+            f = _on_shapes(f)
             out[packet] = f
             # Also key every overload: an overload without a formula is decomposed before
             # counting (upsample_nearest2d.vec would vanish into index ops).
@@ -407,6 +411,36 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
 
 
 MetaMacCounter = MacCounter  # the former, meta-only name
+
+
+def _shape_of(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        return v.shape
+    if isinstance(v, (list, tuple)) and v and any(isinstance(x, torch.Tensor) for x in v):
+        return type(v)(_shape_of(x) for x in v)
+    return v
+
+
+def _on_shapes(f: Any) -> Any:
+    """``f(*shapes, out_shape=...)`` called as ``g(*args, out_val=out)``: flop_counter's
+    ``shape_wrapper`` without its pytree walk (the cost of counting one op; the formulas'
+    arguments are tensors, lists of tensors or plain values)."""
+    def g(*args, out_val=None, **kwargs):
+        return f(*[_shape_of(a) for a in args], out_shape=_shape_of(out_val),
+                 **{k: _shape_of(v) for k, v in kwargs.items()})
+    return g
+
+
+def _formula_table(custom: dict[Any, Any]) -> dict[Any, Any]:
+    """torch.utils.flop_counter's registry (its shape-wrapped formulas unwrapped and wrapped
+    again by :func:`_on_shapes`; the raw ones as they are) with ``custom`` on top."""
+    from torch.utils.flop_counter import flop_registry
+    table: dict[Any, Any] = {}
+    for key, f in flop_registry.items():
+        raw = getattr(f, "__wrapped__", None)
+        table[key] = _on_shapes(raw) if raw is not None and f.__code__.co_name == "nf" else f
+    table.update(custom)
+    return table
 
 _OBSERVED_NAMES: dict[Any, str] = {}
 _DECOMPOSABLE: dict[Any, bool] = {}
