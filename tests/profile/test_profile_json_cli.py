@@ -147,3 +147,16 @@ def test_report_refuses_a_profile_of_another_model(prof, tmp_path, capsys):
                  "--profile", str(saved)]) == 2
     assert "whose layers differ" in capsys.readouterr().err
     assert not (tmp_path / "r" / "report.html").exists()
+
+
+def test_check_with_a_profile_runs_the_guidelines_on_measured_times(tmp_path, capsys):
+    saved = tmp_path / "u.json"
+    assert main(["profile", f"{FIX}:Unbalanced", "--warmup", "1", "--repeats", "3",
+                 "--no-roofline", "--json", str(saved)]) == 0
+    capsys.readouterr()
+    assert main(["check", f"{FIX}:Unbalanced", "--profile", str(saved), "--format",
+                 "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    g1 = [f for f in doc["findings"] if f["code"] == "G1.unequal-widths"]
+    assert len(g1) == 1 and g1[0]["data"]["time_source"] == "measured"
+    assert g1[0]["data"]["time_ms"] == pytest.approx(load(str(saved))["conv"].median_s * 1e3)
