@@ -80,8 +80,8 @@ class Profile:
     whole_q3_s: float
     roofline: Roofline | None = None
     env: dict[str, Any] = field(default_factory=dict)
-    # analysed nodes a plain pass does not run as ops (a shape read fvcore's jit trace turned
-    # into a node): no time, listed so that nothing is silently zero
+    # analysed nodes a timed pass did not run as ops (expected empty): no time, listed so
+    # that nothing is silently zero
     missing: tuple[str, ...] = ()
 
     # ----- totals -------------------------------------------------------------------------

@@ -109,9 +109,9 @@ def _resolve(model: Any, input_shape: Any, batch: int):
 def _in_order(ran: Sequence[str], expected: Sequence[str]) -> bool:
     """``ran`` is ``expected`` with some nodes left out, in the same order.
 
-    The analysis may hold nodes a plain pass does not record: under fvcore's jit trace a
-    shape read (``x.shape[1]``) is a traced op and becomes a node (``gate.get``) that runs no
-    kernel. Those get no time and are listed in :attr:`Profile.missing`."""
+    A timed pass records what the analysis's own eager pass records; should an analysed node
+    ever not run as an op in a plain pass (a counter that records differently from the
+    tracer), it gets no time and is listed in :attr:`Profile.missing`, never silently 0."""
     it = iter(expected)
     return all(any(name == e for e in it) for name in ran)
 

@@ -114,8 +114,8 @@ class ProfileView:
             lines.append(f"analytical estimate (max of compute and traffic time per layer, "
                          f"summed): {_ms(est)} ms")
         if p.missing:
-            lines.append(f"{len(p.missing)} analysed nodes ran no op in a plain pass (shape "
-                         f"reads under fvcore's trace), no time: "
+            lines.append(f"{len(p.missing)} analysed nodes ran no op in the timed passes, "
+                         f"no time: "
                          f"{visible(', '.join(p.missing[:5]))}")
         env = p.env
         dev = env.get("device_name") or p.device

@@ -147,11 +147,9 @@ def test_cuda_clock_records_events_without_syncing_per_op_and_reuses_them():
     assert len(made) == 6 and clock.syncs == 2      # events created once, reused
 
 
-def test_a_shape_read_the_analysis_records_is_listed_as_untimed_not_silently_zero():
+def test_a_shape_read_in_forward_is_no_node_and_gets_no_time():
     analysis = api.analyze(ref("ShapeRead"), checks=False)
     p = quick(ref("ShapeRead"))
-    untimed = [n.name for n in analysis.graph.layers if n.name in p.missing]
-    assert p.missing == tuple(untimed)
-    assert all(p[name].median_s == 0 for name in p.missing)
-    assert all(lp.median_s > 0 for lp in p.layers if lp.name not in p.missing)
-    assert {"c", "view"} <= {lp.name for lp in p.layers if lp.name not in p.missing}
+    assert [lp.name for lp in p.layers] == [n.name for n in analysis.graph.layers] == [
+        "c", "view"]
+    assert p.missing == () and all(lp.median_s > 0 for lp in p.layers)
