@@ -89,7 +89,7 @@ def bench_inception(repeats: int) -> None:
     print(f"inception_v3 @299, CPU, {torch.get_num_threads()} threads, {repeats} repeats "
           f"(median):")
     print(f"  fvcore FlopCountAnalysis.total() alone : {b * 1e3:9.1f} ms")
-    print(f"  archlens analyze_model (trace+fvcore+RF+metrics): {o * 1e3:9.1f} ms")
+    print(f"  archlens analyze_model (eager pass+RF+metrics): {o * 1e3:9.1f} ms")
     print(f"  ratio analyze / fvcore                  : {o / b:9.2f} x   (target <= 0.6 x)")
     meta = statistics.median(timed(lambda: analyze_model("inception_v3", device="meta"))
                              for _ in range(repeats))
