@@ -20,6 +20,7 @@ SCRIPTS = {
     "dashboard": ["bench_dashboard.py", "--no-server"],
     "factorization": ["bench_factorization_quick.py", "--out", "/tmp/archlens-bench-quick.json"],
     "profile": ["bench_profile.py", "--quick"],
+    "sweep": ["bench_sweep.py", "--quick"],
 }
 
 

@@ -20,7 +20,8 @@ def write_top_reports(result: Any, k: int) -> dict[str, str]:
     from archlens.shapes import parse_shape
     from archlens.sweep.spec import SWEEP_PARAMS
     from archlens.sweep.worker import builder_for
-    spec = result.spec
+    from archlens.sweep.store import read_spec
+    spec = result.spec or read_spec(result.out)  # a file builder's code runs here
     if spec is None:
         from archlens.errors import ArchlensError
         raise ArchlensError(f"cannot rebuild the spec of {str(result.out)!r} (its builder "

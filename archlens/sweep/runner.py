@@ -31,7 +31,7 @@ from typing import Any
 
 from archlens.errors import ClusterError
 from archlens.sweep.spec import SweepSpec, load_spec
-from archlens.sweep.store import SCHEMA, Store, read_results, read_spec
+from archlens.sweep.store import SCHEMA, Store, read_results
 from archlens.sweep.variants import Variant, count, expand
 
 DEFAULT_OUT = "sweeps"
@@ -70,9 +70,10 @@ class SweepResult:
 
 
 def load_sweep(out: str | Path) -> SweepResult:
-    """The :class:`SweepResult` of a finished sweep folder (for notebooks and the dashboard)."""
+    """The :class:`SweepResult` of a finished sweep folder (for notebooks and the dashboard).
+    Reads data only: the spec (whose file builder would run code) is not rebuilt."""
     table, summary = read_results(out)
-    return SweepResult(table, summary, Path(out), read_spec(out))
+    return SweepResult(table, summary, Path(out))
 
 
 # ----------------------------------------------------------------------------------------
