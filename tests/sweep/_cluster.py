@@ -11,8 +11,10 @@ import os
 import random
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -49,6 +51,7 @@ class Cluster:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen] = []
+        self.raytmp: Path | None = None
         self.logs: list[Path] = []
         self.nodes = nodes
         self.cpus = cpus_per_node
@@ -78,8 +81,9 @@ class Cluster:
                                                env=env, start_new_session=True))
 
     def start(self, timeout: float = 120.0) -> "Cluster":
-        tmpdir = self.tmp / "ray"
-        tmpdir.mkdir(parents=True, exist_ok=True)
+        # Ray's temp dir holds AF_UNIX sockets (paths <= 107 bytes): a short one under /tmp,
+        # created here and removed in stop(), not pytest's long tmp_path
+        tmpdir = self.raytmp = Path(tempfile.mkdtemp(prefix="archlens-ray-", dir="/tmp"))
         self._start(["--head", "--port", str(self.port), "--temp-dir", str(tmpdir),
                      "--include-dashboard", "false"], "head")
         self._wait_nodes(1, timeout)
@@ -128,10 +132,12 @@ class Cluster:
                 p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+        if self.raytmp is not None and not self.leftover():
+            shutil.rmtree(self.raytmp, ignore_errors=True)
 
     def leftover(self) -> list[str]:
         """Processes still running that belong to this cluster (by its temp dir or port)."""
-        marks = (str(self.tmp), str(self.port))
+        marks = tuple(m for m in (str(self.tmp), str(self.raytmp or self.tmp), str(self.port)))
         found = []
         for d in Path("/proc").iterdir():
             if not d.name.isdigit():
