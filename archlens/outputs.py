@@ -157,15 +157,20 @@ def check_output_dir(out: str | Path) -> Path:
     is a file, or a non-empty folder archlens did not write."""
     try:
         target = resolve_target(out)
-        target.exists()
+        st = os.stat(target)  # one stat: another run may be swapping the folder right now
+    except FileNotFoundError:
+        return target
     except OSError as e:
         raise _error("write the report to", out, e, "choose a folder with --out") from None
-    if target.exists() and not target.is_dir():
+    if not stat.S_ISDIR(st.st_mode):
         raise OutputError(f"cannot write the report to {_shown(out)!r}: it is a file; choose a "
                           "folder with --out")
-    if target.is_dir() and not is_report_dir(target):
+    if not is_report_dir(target):
         try:
-            empty = not any(os.scandir(target))
+            with os.scandir(target) as it:
+                empty = not any(it)
+        except FileNotFoundError:  # swapped away by another run: it was a report
+            empty = True
         except OSError as e:
             raise _error("write the report to", out, e, "choose a folder with --out") from None
         if not empty:
