@@ -9,8 +9,9 @@ metric.
 Layout: the sidebar picks the model (zoo, grouped by family; or ``file.py:callable`` when the
 server was started with ``--allow-user-code``), the input size, batch, aggregation depth,
 units and trace device; the tabs show Overview, Layers, Graph, Charts, Receptive field,
-Principles, Compare, Benchmarks and Profile (``_dashboard_profile.py``: measured latency). One layer can be selected (a graph node, a chart point, a
-table row, a finding's layer); the inspector beside the graph and the charts shows it.
+Principles, Compare, Benchmarks, Profile (``_dashboard_profile.py``: measured latency) and
+Sweep (``_dashboard_sweep.py``: a finished ``archlens sweep`` folder). One layer can be
+selected (a graph node, a chart point, a table row, a finding's layer); the inspector beside the graph and the charts shows it.
 Only the open tab runs, and analyses are cached per (model, input, batch, device).
 
 The whole view is in the URL: ``model``, ``input``, ``batch``, ``depth``, ``units``,
@@ -37,7 +38,7 @@ import _dashboard_data as data  # noqa: E402
 from _dashboard_panzoom import clicked_node, graph_viewer  # noqa: E402
 
 TABS = ("Overview", "Layers", "Graph", "Charts", "Receptive field", "Principles", "Compare",
-        "Benchmarks", "Profile")
+        "Benchmarks", "Profile", "Sweep")
 DEPTHS = ("all", 1, 2, 3, 4, 5)
 ALL_FAMILIES = "all families"
 SMALLEST_DEFAULT = (3, 224, 224)
@@ -1000,6 +1001,9 @@ def main() -> None:
                     tab_compare(a, sel)
                 elif label == "Benchmarks":
                     tab_benchmarks(sel)
+                elif label == "Sweep":  # reads a finished sweep folder: no model needed
+                    from _dashboard_sweep import tab_sweep
+                    tab_sweep()
                 elif a is None:
                     st.info("Fix the problem above to see this view.")
                 elif label == "Profile":

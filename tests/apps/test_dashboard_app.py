@@ -103,7 +103,7 @@ def test_every_tab_renders_without_exceptions_or_streamlit_warnings(inception):
     at = inception
     with StreamlitWarnings() as log:
         for label in ("Overview", "Layers", "Graph", "Charts", "Receptive field",
-                      "Principles", "Compare", "Benchmarks", "Profile"):
+                      "Principles", "Compare", "Benchmarks", "Profile", "Sweep"):
             _tab(at, label)
             _clean(at)
             assert not at.warning, (label, [w.value for w in at.warning])
