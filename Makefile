@@ -12,8 +12,13 @@ PYTEST_ARGS ?=
 #   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH_INDEX ?=
 PIP := $(BIN)/python -m pip install --progress-bar on
+# Test-only third-party model definitions for tests/conformance and benchmarks/conformance.py
+# (never runtime dependencies of archlens): installed without their dependency trees, so
+# torch stays the pinned CPU build; timm's pure-Python needs are installed beside them.
+MODEL_DEFS := torchvision==0.28.0 timm==1.0.31
+MODEL_DEFS_DEPS := pyyaml huggingface_hub safetensors
 
-.PHONY: setup system report reports test bench clean
+.PHONY: setup system report reports test bench conformance clean
 
 setup: $(STAMP) system
 
@@ -27,6 +32,8 @@ $(STAMP): pyproject.toml constraints.txt
 	fi
 	@echo "== installing archlens and its Python dependencies (pyproject.toml [dev,sweep], pinned by constraints.txt)"
 	$(PIP) -c constraints.txt -e '.[dev,sweep]'
+	$(PIP) --no-deps $(MODEL_DEFS)
+	$(PIP) -c constraints.txt $(MODEL_DEFS_DEPS)
 	touch $@
 
 # System components: graphviz's `dot` (graph layout) and Chromium (static images, browser tests).
@@ -53,6 +60,10 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# The whole conformance set (torchvision, timm, segmentation, video, Conv1d): docs/conformance.md
+conformance: setup
+	$(BIN)/python benchmarks/conformance.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,123 @@
+"""Conformance, fast subset for CI: models nobody here wrote (torchvision, timm), at small
+inputs where the model takes them, against the independent references of
+``tests/conformance/catalogue.py`` (params = sum of numel, MACs = fvcore's own count, feature RF
+= the gradient probe, report written). ``benchmarks/conformance.py`` runs the whole set and
+writes docs/conformance.md.
+
+A case known to fail until a part of issue 10 lands is ``xfail(strict=True)`` with the reason:
+it fails CI the moment it starts passing, so the marker cannot outlive the bug.
+"""
+from __future__ import annotations
+
+import pytest
+
+catalogue = pytest.importorskip("tests.conformance.catalogue")
+pytest.importorskip("fvcore")
+
+
+def _have_model_defs() -> bool:
+    try:
+        catalogue.timm()
+        return True
+    except Exception:
+        return False
+
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not _have_model_defs(),
+                                 reason="torchvision/timm model definitions not installed "
+                                        "(make setup installs them)")]
+
+E = catalogue.Entry
+
+
+def xfail(reason: str):
+    return pytest.mark.xfail(strict=True, reason=reason)
+
+
+# (entry, probe the feature RF, also run the CPU path)
+COUNTS = [
+    pytest.param(E("torchvision", "resnet18", (3, 64, 64)), False, True, id="tv-resnet18"),
+    pytest.param(E("torchvision", "mobilenet_v3_small", (3, 64, 64)), False, False,
+                 id="tv-mobilenet_v3_small"),
+    pytest.param(E("torchvision", "squeezenet1_1", (3, 64, 64)), False, True,
+                 id="tv-squeezenet1_1"),
+    pytest.param(E("torchvision", "shufflenet_v2_x0_5", (3, 64, 64)), True, True,
+                 id="tv-shufflenet_v2_x0_5",
+                 marks=xfail("issue 10 (rf/eng): channel shuffle's x.size() values become "
+                             "graph nodes on the CPU path; the feature RF is not the probe's")),
+    pytest.param(E("torchvision", "efficientnet_b0", (3, 64, 64)), False, False,
+                 id="tv-efficientnet_b0"),
+    pytest.param(E("timm", "resnest14d", (3, 64, 64)), False, False, id="timm-resnest14d"),
+    pytest.param(E("timm", "tf_efficientnet_b0", (3, 64, 64)), True, False,
+                 id="timm-tf_efficientnet_b0",
+                 marks=xfail("issue 10 (rf): the squeeze-excitation gates mix all positions "
+                             "(the probe reaches the whole image); the feature RF must be "
+                             "global, not 883 px exact")),
+    pytest.param(E("timm", "hrnet_w18_small", (3, 64, 64)), False, False,
+                 id="timm-hrnet_w18_small"),
+    pytest.param(E("timm", "vit_tiny_patch16_224", (3, 224, 224)), False, False,
+                 id="timm-vit_tiny"),
+    pytest.param(E("torchvision.video", "r3d_18", (3, 4, 32, 32)), False, False,
+                 id="tv-r3d_18-conv3d",
+                 marks=xfail("issue 10 (eng): meta counts adaptive_avg_pool3d's additions, "
+                             "fvcore does not")),
+    pytest.param(E("local", "m5_conv1d", (1, 8000)), False, True, id="m5-conv1d"),
+]
+
+
+@pytest.mark.parametrize("entry, probe, cpu", COUNTS)
+def test_params_macs_and_feature_rf_equal_the_references(entry, probe, cpu):
+    row = catalogue.check(entry, do_probe=probe, do_report=False, cpu=cpu)
+    assert row.ok, row.error
+    assert row.params == row.params_ref                     # sum(p.numel())
+    assert row.macs_fvcore is not None and row.macs_fvcore > 0
+    assert row.problems == [], row.problems                 # MACs = fvcore, RF = probe
+    if probe:
+        assert row.rf["verdict"] in ("equal", "consistent (token position unknown)") or (
+            row.rf["status"] in ("global", "unknown") and row.rf["verdict"].startswith(
+                "not compared")), row.rf
+
+
+@pytest.mark.parametrize("entry", [
+    pytest.param(E("local", "m5_conv1d", (1, 8000)), id="conv1d"),
+    pytest.param(E("torchvision.video", "r3d_18", (3, 4, 32, 32)), id="conv3d"),
+    pytest.param(E("torchvision.segmentation", "lraspp_mobilenet_v3_large", (3, 64, 64)),
+                 id="lraspp"),
+])
+def test_report_is_written_for_1d_3d_and_segmentation_models(entry, tmp_path):
+    row = catalogue.check(entry, report_dir=tmp_path, do_probe=False, do_fvcore=False,
+                          cpu=False)
+    assert row.ok, row.error
+    assert row.report.startswith("ok"), row.report
+
+
+def test_the_probe_catches_a_wrong_feature_rf():
+    """The harness itself: the right feature RF passes, one made too small is caught."""
+    import dataclasses
+
+    from archlens import api
+    entry = E("torchvision", "squeezenet1_1", (3, 64, 64))
+    model = entry.build()
+    a = api.analyze(model, entry.input_shape, device="meta", checks=False)
+    # SqueezeNet 1.1 by hand: conv 3x3/2 (3 px, jump 2), pool 3/2 (+4 -> 7, jump 4), fire2-3
+    # (3x3 expand: +8 each -> 23), pool (+8 -> 31, jump 8), fire4-5 (+16 each -> 63), pool
+    # (+16 -> 79, jump 16), fire6-9 (+32 each -> 207); the 1x1 classifier conv adds nothing
+    assert a.feature_rf.size == (207, 207) and a.feature_rf.stride == (16, 16)
+    bad = dataclasses.replace(a, feature_rf=dataclasses.replace(a.feature_rf, size=(99, 99)))
+    assert catalogue.probe_feature(model, bad, entry.input_shape)["verdict"] == "WRONG"
+    model = entry.build()
+    got = catalogue.probe_feature(model, a, entry.input_shape)
+    assert got["verdict"] == "equal", got
+    assert [hi - lo + 1 for lo, hi in got["probe"]] == [207, 207]
+
+
+def test_catalogue_has_every_torchvision_builder_and_30_timm_families():
+    es = catalogue.entries()
+    tvm = catalogue.tv()
+    assert {e.name for e in es if e.source == "torchvision"} == set(
+        tvm.list_models(module=tvm))
+    assert len({e.family for e in es if e.source == "timm"}) >= 30
+    assert sum(e.source == "torchvision.segmentation" for e in es) == 3
+    assert any(e.source == "torchvision.video" for e in es) and any(
+        len(e.input_shape) == 2 for e in es)
