@@ -96,7 +96,8 @@ def _macs_cell(d: dict) -> str:
     if fv is None:
         return "fvcore failed"
     if ours == fv + adj:
-        return "= fvcore" + (f" + {_n(adj)} (SDPA)" if adj else "")
+        ops = ", ".join(o.split("::")[-1] for o in (d.get("adjust") or {}))
+        return "= fvcore" + (f" + {_n(adj)} ({ops})" if adj else "")
     diff = ours - fv - adj
     return f"**{diff:+,}** ({100 * diff / max(fv, 1):+.2f} %)"
 
@@ -160,6 +161,12 @@ def render(rows: dict[str, dict]) -> str:
         f"* `archlens report` written: {report_ok}/{analysed}",
         f"* verdict pass: **{passed}/{n}**",
         "",
+        "Each row names the archlens commit it ran at (the `commit` field of "
+        "`benchmarks/results/conformance.jsonl`). On commits before the eager pass (issue 10, "
+        "`eng`) the CPU path took its MACs from fvcore itself, so on those rows the "
+        "independent MAC comparison is the **meta** column (torch.utils.flop_counter), and "
+        "the CPU feature RF still came from the jit-traced graph.",
+        "",
         "## How to read a row",
         "",
         "* **params**: archlens's total; the verdict fails unless it equals "
@@ -169,9 +176,10 @@ def render(rows: dict[str, dict]) -> str:
         "with the fused `nn.MultiheadAttention` fast path off (as archlens runs it). fvcore has "
         "no handle for these ops and lists them as unsupported; archlens counts them, so the "
         "reference adds them with a formula written in the catalogue from the recorded shapes: "
-        + ", ".join(f"`{op}`" for op in FVCORE_UNCOUNTED) + " (Q K^T and the weighted sum of V: "
-        "2 x B x heads x L x S x Dh). **meta**: the `--device meta` total, which must equal "
-        "the CPU one.",
+        + ", ".join(f"`{op}`" for op in FVCORE_UNCOUNTED) + " (attention: Q K^T and the "
+        "weighted sum of V, 2 x B x heads x L x S x Dh; 3-D adaptive average pooling: one "
+        "addition per input element, fvcore's own rule for the 2-D op). **meta**: the "
+        "`--device meta` total, which must equal the CPU one.",
         "* **feature RF**: what `archlens analyze` reports (size and status: `exact`, `global`, "
         "`unknown` with the reason).",
         "* **probe**: the gradient probe (`tests/metrics/probe.py`) at the network's feature "
@@ -197,7 +205,7 @@ def render(rows: dict[str, dict]) -> str:
                        f"{(d.get('seconds') or {}).get('total', 0):.0f} |")
             continue
         out.append(" | ".join([
-            f"| {d['key']}", _n(d.get("params")), _n(d.get("macs")), _macs_cell(d), meta,
+            f"| {d['key']} ({d.get('commit', '?')})", _n(d.get("params")), _n(d.get("macs")), _macs_cell(d), meta,
             _rf_cell(d), _probe_cell(d), rep, verdict,
             f"{(d.get('seconds') or {}).get('total', 0):.0f} |"]))
     fails = [d for d in ds if d["verdict"] != "pass"]

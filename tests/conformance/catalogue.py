@@ -601,8 +601,16 @@ def _sdpa_macs(nd) -> int:
 # fvcore ops without a handle (listed in its unsupported_ops) that archlens counts: the
 # reference adds them with a formula written here, from the recorded shapes, never from
 # archlens's own count. Everything else must equal fvcore exactly.
+def _pool3d_macs(nd) -> int:
+    """``adaptive_avg_pool3d``: one addition per input element, fvcore's own convention for
+    ``adaptive_avg_pool2d`` (which it has a handle for) carried to the 3-D op (which it
+    has not)."""
+    return math.prod(nd.in_shapes[0])
+
+
 FVCORE_UNCOUNTED = {
-    "aten::scaled_dot_product_attention": ("scaled_dot_product_attention", _sdpa_macs),
+    "aten::scaled_dot_product_attention": (("scaled_dot_product_attention",), _sdpa_macs),
+    "aten::adaptive_avg_pool3d": (("adaptive_avg_pool3d", "AdaptiveAvgPool3d"), _pool3d_macs),
 }
 
 
@@ -611,10 +619,11 @@ def fvcore_adjustments(analysis, unsupported: dict[str, int]) -> dict[str, int]:
     counts these since the eager pass; before it, archlens took fvcore's numbers and there is
     nothing to add)."""
     out: dict[str, int] = {}
-    for op, (node_type, formula) in FVCORE_UNCOUNTED.items():
+    for op, (node_types, formula) in FVCORE_UNCOUNTED.items():
         if not unsupported.get(op):
             continue
-        nodes = [n for n in analysis.graph.layers if n.type == node_type]
+        nodes = [n for n in analysis.graph.layers
+                 if n.type in node_types or n.base_type in node_types]
         if nodes and all(n.macs > 0 for n in nodes):
             out[op] = sum(formula(n) for n in nodes)
     return out
