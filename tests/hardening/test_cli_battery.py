@@ -34,7 +34,6 @@ REFERENCES = [
                                              "in forward")),
     (f"{STRANGE}:build", "recurse", 2, "RecursionError"),
     (f"{STRANGE}:build", "memory", 2, "MemoryError"),
-    (f"{STRANGE}:build", "none", 2, ("0 MACs", "returns None", "--device meta")),
     (f"{STRANGE}:build", "kbd", 130, ("interrupted", "during the forward pass")),
     (f"{STRANGE}:Scripted", "", 2, ("TorchScript", "'b'")),
     (f"{STRANGE}:deep", "", 2, "recursion limit"),
@@ -52,6 +51,20 @@ def test_model_references(capsys, monkeypatch, ref, mode, rc, contains):
     r = cli(capsys, "analyze", ref, "--input", "3x16x16")
     assert_one_line_error(r, rc, contains=contains)
     assert r.out == ""
+
+
+def test_forward_returning_none_is_counted_by_the_eager_pass(capsys, monkeypatch):
+    """The eager pass counts every executed op, so a forward that returns None still gets its
+    conv's MACs (by hand: 8 out channels x 14 x 14 outputs x 3 x 3 x 3 = 42,336); fvcore's
+    jit trace keeps only what reaches the output, so ``--counter fvcore`` is refused instead
+    of printing 0 MACs."""
+    import json
+    monkeypatch.setenv("HZ_MODE", "none")
+    r = cli(capsys, "analyze", f"{STRANGE}:build", "--input", "3x16x16", "--json", "-")
+    assert r.rc == 0, r.err
+    assert json.loads(r.out)["totals"]["macs"] == 8 * 14 * 14 * 27
+    r = cli(capsys, "analyze", f"{STRANGE}:build", "--input", "3x16x16", "--counter", "fvcore")
+    assert_one_line_error(r, 2, contains=("0 MACs", "returns None", "--device meta"))
 
 
 # --------------------------------------------------------------------- shapes and options
