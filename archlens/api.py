@@ -117,15 +117,16 @@ def _analysed(source, input_shape, console, **kw) -> "Analysis":
 def report(model: "Analysis | str | nn.Module", out: str | Path | None = None, *,
            input_shape: Sequence[int] | str | None = None, depth: int | None = None,
            png: bool = True, bench: str | Path | None = None, console: Any = None,
-           sections: Sequence[Any] = ()) -> Path:
+           sections: Sequence[Any] = (), md_assets: str | None = None) -> Path:
     """Write the design-review report (HTML, Markdown, SVG graph, charts, analysis.json)
     into ``out`` (default ``reports/<model>/``), atomically. Returns the folder.
     ``model``: an Analysis, an ``analysis.json`` path or a model (analysed with checks).
-    ``sections``: extra :class:`archlens.render.report.Section` objects to append."""
+    ``sections``: extra :class:`archlens.render.report.Section` objects to append;
+    ``md_assets``: URL prefix for report.md's pictures (a pull request can show them)."""
     from archlens.render import report as _report
     a = _analysed(model, input_shape, console)
     return _report.write_report(a, out, depth=depth, png=png, bench=bench, console=console,
-                                sections=sections)
+                                sections=sections, md_assets=md_assets)
 
 
 def compare(a: "Analysis | str | nn.Module", b: "Analysis | str | nn.Module",

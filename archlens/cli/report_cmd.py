@@ -45,6 +45,10 @@ def register(subparsers) -> None:
                         "FILE written by 'archlens profile --json'; with it the G1-G4 "
                         "guidelines run on the measured times and P3 factorization fixes get "
                         "a latency ratio measured for their shapes (docs/profile.md)")
+    p.add_argument("--md-assets", default=None, metavar="URL",
+                   help="report.md links its pictures and the full graph under this URL "
+                        "(where CI publishes the folder), so it can be pasted into a pull "
+                        "request; default: links relative to the folder")
     p.set_defaults(func=run_report)
 
 
@@ -61,7 +65,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.profile:
         sections = (_profile_section(args, model),)
     api.report(model, args.out, depth=args.depth, png=args.png, bench=args.bench,
-               sections=sections)
+               sections=sections, md_assets=args.md_assets)
     return 0
 
 

@@ -162,3 +162,70 @@ def findings_markdown(findings: Sequence[Finding], summary: Mapping[str, Any] | 
                 out.append(f"  - saving: {md_text(s)}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+# ----------------------------------------------------------------------------- repeats
+
+def repeats(findings: Iterable[Finding]) -> list[tuple[Finding, list[Finding]]]:
+    """Identical findings grouped: same rule, severity, message, evidence, fix and saving on
+    different layers (Inception-v3's three 5x5 convs of Mixed_5b/5c/5d). Returns
+    (representative, every member) in first-seen order."""
+    groups: dict[tuple, list[Finding]] = {}
+    for f in findings:
+        key = (f.code, f.severity, f.message, f.evidence, f.fix,
+               tuple(sorted((f.saving or {}).items())))
+        groups.setdefault(key, []).append(f)
+    return [(fs[0], fs) for fs in groups.values()]
+
+
+def where(members: Sequence[Finding]) -> str:
+    """``Mixed_5b.branch5x5_2.conv`` or, for a group, ``x3: Mixed_5b, 5c, 5d
+    (.branch5x5_2.conv)``: the first layers, their shared tail said once."""
+    from archlens.diff import compress_names
+    names = [f.layers[0] if f.layers else "" for f in members]
+    if len(names) == 1:
+        return names[0]
+    heads = [n.split(".", 1)[0] for n in names]
+    tails = {n.split(".", 1)[1] if "." in n else "" for n in names}
+    if len(tails) == 1 and len(set(heads)) == len(heads):
+        tail = next(iter(tails))
+        return f"x{len(names)}: {compress_names(heads)}" + (f" (.{tail})" if tail else "")
+    return f"x{len(names)}: {compress_names(names)}"
+
+
+def fix_cost_macs(f: Finding) -> int:
+    """MACs the fix ADDS (a cost, not a saving): a negative saving, or the parallel branch a
+    P1 grid-reduction fix adds; 0 when the fix adds nothing."""
+    m = (f.saving or {}).get("macs")
+    if m is not None and m < 0:
+        return -int(m)
+    return int(f.data.get("parallel_branch_macs", 0) or 0) if f.data else 0
+
+
+def totals(findings: Iterable[Finding]) -> dict[str, int]:
+    """Summed over every finding (each instance of a group counts): MACs and params the
+    fixes save, and MACs they cost."""
+    out = {"macs_saved": 0, "params_saved": 0, "macs_cost": 0}
+    for f in findings:
+        s = f.saving or {}
+        out["macs_saved"] += max(int(s.get("macs", 0) or 0), 0)
+        out["params_saved"] += max(int(s.get("params", 0) or 0), 0)
+        out["macs_cost"] += fix_cost_macs(f)
+    return out
+
+
+def totals_text(findings: Sequence[Finding], total_macs: int) -> str:
+    """One line: ``Every fix applied: saves 78.5 M MACs (1.4 % of 5.73 G MACs) and 64.1 K
+    params; costs 432 M MACs (the fixes that add a branch or width).``"""
+    from archlens.render import _numbers as fmt
+    t = totals(findings)
+    if not any(t.values()):
+        return ""
+    parts = []
+    if t["macs_saved"] or t["params_saved"]:
+        parts.append(f"saves {fmt.macs(t['macs_saved'])} ({fmt.pct(t['macs_saved'], total_macs)}"
+                     f" of {fmt.macs(total_macs)}) and {fmt.params(t['params_saved'])}")
+    if t["macs_cost"]:
+        parts.append(f"costs +{fmt.macs(t['macs_cost'])} (the fixes that add a branch or "
+                     "width)")
+    return "Every fix applied: " + "; ".join(parts) + "."

@@ -58,6 +58,7 @@ border-radius:0 6px 6px 0}
 .finding.info{border-color:var(--info)}
 .finding .head{font-weight:600}.finding .ev{color:var(--muted);font-size:13px}
 .finding .fix{margin-top:3px}.finding .save{color:var(--ok);font-weight:600}
+.finding .cost{color:var(--err);font-weight:600}
 .chart{margin:8px 0 22px;min-height:420px}
 .graphview{display:grid;grid-template-columns:minmax(0,1fr) 250px;gap:12px;align-items:start}
 .legend{border:1px solid var(--line);border-radius:6px;padding:8px 10px;font-size:12px;
@@ -182,32 +183,43 @@ def saving_text(f: Finding, total_macs: int) -> str:
 
 
 def findings_html(findings: Iterable[Finding], total_macs: int) -> str:
+    """Findings by principle; identical findings on several layers shown once (``x3:
+    Mixed_5b, 5c, 5d``), what a fix costs shown as a cost, the totals of every fix first."""
+    from archlens.render.findings import (PRINCIPLE_TITLES, fix_cost_macs, repeats,
+                                          totals_text, where)
+    findings = list(findings)
     fs = sorted(findings, key=lambda f: (SEVERITIES.index(f.severity)
                                          if f.severity in SEVERITIES else 9, f.code))
     if not fs:
         return '<p class="note">No findings: the checks found nothing to flag.</p>'
-    try:
-        from archlens.render.findings import PRINCIPLE_TITLES
-    except ImportError:  # pragma: no cover - the checks' renderer is optional here
-        PRINCIPLE_TITLES = {}
     out = []
-    fs = sorted(fs, key=lambda f: f.principle)  # stable: severity order kept per principle
+    total = totals_text(findings, total_macs)
+    if total:
+        out.append(f'<p class="totals"><b>{esc(total)}</b></p>')
+    groups = sorted(repeats(fs), key=lambda g: g[0].principle)  # stable: severity kept
     current = None
-    for f in fs:
+    for f, members in groups:
         if f.principle != current:
             current = f.principle
             out.append(f"<h3>{esc(PRINCIPLE_TITLES.get(current, current))}</h3>")
         sev = f.severity if f.severity in SEVERITIES else "info"
-        layers = ", ".join(f.layers[:4]) + (f" (+{len(f.layers) - 4})" if len(f.layers) > 4 else "")
-        save = saving_text(f, total_macs)
+        if len(members) > 1:
+            layers = where(members)
+        else:
+            layers = ", ".join(f.layers[:4]) + (f" (+{len(f.layers) - 4})"
+                                                if len(f.layers) > 4 else "")
+        save = saving_text(f, total_macs) + (" each" if len(members) > 1 and f.saving else "")
+        cost = fix_cost_macs(f)
+        cost_html = (f' <span class="cost">costs +{esc(fmt.macs(cost))}'
+                     f'{" each" if len(members) > 1 else ""}</span>' if cost else "")
         out.append(
             f'<div class="finding {sev}"><div class="head"><span class="badge {sev}">'
             f'{esc(sev)}</span> <code>{esc(f.code)}</code> · <span class="mono">'
             f'{esc(layers)}</span></div><div>{esc(f.message)}</div>'
             f'<div class="ev">{esc(f.evidence)}</div>'
             + (f'<div class="fix"><b>Fix:</b> {esc(f.fix)}'
-               + (f' <span class="save">{esc(save)}</span>' if save else "") + "</div>"
-               if f.fix or save else "")
+               + (f' <span class="save">{esc(save)}</span>' if save else "") + cost_html
+               + "</div>" if f.fix or save or cost else "")
             + "</div>")
     return "".join(out)
 

@@ -56,12 +56,15 @@ class Section:
 
 def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | None = None,
                  png: bool = True, bench: str | Path | None = None, console: Any = None,
-                 info: ReportInfo | None = None, sections: Sequence[Section] = ()) -> Path:
+                 info: ReportInfo | None = None, sections: Sequence[Section] = (),
+                 md_assets: str | None = None) -> Path:
     """Write the design-review report of one analysis; returns the report folder.
 
     ``console``: a rich Console for progress and the summary (None: a new one on stdout;
     False: silent). ``info``: filled with what was produced (for callers that show it).
-    ``sections``: extra sections appended to report.html and report.md.
+    ``sections``: extra sections appended to report.html and report.md. ``md_assets``: a
+    URL prefix for report.md's pictures (where CI publishes the folder), so the Markdown can
+    be pasted into a pull request; default: links relative to the folder.
     """
     from archlens.render import charts as ch
     from archlens.render import graphviz as gv
@@ -102,6 +105,12 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
                 info.graph_aspect = size[1] / size[0] if size and size[0] else None
                 _write(tmp / "graph.svg", svg)
                 info.files.append("graph.svg")
+                if g.depth is None or g.depth > 1:
+                    # one box per top-level module: legible at page width (report.md)
+                    ov = gv.build(a, depth=1, id_prefix="o")
+                    _write(tmp / "graph_overview.svg",
+                           gv.layout(ov.source, "svg").decode("utf-8"))
+                    info.files.append("graph_overview.svg")
 
         # ---- charts
         with steps.step("charts", "building charts (plotly)"):
@@ -145,6 +154,8 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
                                                      bench_html, sections))
             _write(tmp / "report.md", M.report_md(
                 a, [(k, titles[k]) for k in figs], graph_file="graph.svg" if svg else None,
+                overview_file="graph_overview.svg" if "graph_overview.svg" in info.files
+                else None, assets=md_assets,
                 graph_note=graph_note, png=pngs, bench_md=bench_md,
                 sections=[(x.title, x.markdown) for x in sections]))
             info.files = ["report.html", "report.md"] + info.files

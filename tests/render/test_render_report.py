@@ -67,8 +67,8 @@ def evil_report(tmp_path_factory) -> tuple[Path, object]:
 def test_report_folder_contents(evil_report):
     out, a = evil_report
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert names == sorted(["report.html", "report.md", "graph.svg", "analysis.json",
-                            ".archlens-report"]  # the ownership marker (archlens.outputs)
+    assert names == sorted(["report.html", "report.md", "graph.svg", "graph_overview.svg",
+                            "analysis.json", ".archlens-report"]  # the ownership marker (archlens.outputs)
                            + [f"charts/{c}.html" for c in report_charts()])
     assert json.loads((out / "analysis.json").read_text()) == json.loads(
         json.dumps(a.to_dict()))
@@ -110,7 +110,8 @@ def test_markdown_is_escaped(evil_report):
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     p = parse_html(html)
     imgs = [a for t, a in p.tags if t == "img"]
-    assert [a["src"] for a in imgs] == ["graph.svg"]          # --no-png: only the graph
+    assert [a["src"] for a in imgs] == ["graph_overview.svg"]  # --no-png: only the graph
+    assert "graph.svg" in [a.get("href") for t, a in p.tags if t == "a"]
     assert not [(t, k) for t, a in p.tags for k in a if k.lower().startswith("on")]
     tables = [t for t, _ in p.tags if t == "table"]
     assert len(tables) == 3                             # summary + stages + findings
@@ -206,3 +207,13 @@ def test_repr_html():
     p = parse_html(a._repr_html_())
     assert_no_injection(p)
     assert "19.4 K" in "".join(p.text)
+
+
+def test_md_assets_prefixes_every_picture(tmp_path):
+    from archlens import api
+    out = api.report(toy_net(), tmp_path / "r", png=False, console=False,
+                     md_assets="https://ci.example/run/7/")
+    md = (out / "report.md").read_text()
+    assert "](https://ci.example/run/7/graph_overview.svg)" in md
+    assert "](https://ci.example/run/7/graph.svg)" in md
+    assert "](graph" not in md
