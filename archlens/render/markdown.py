@@ -109,8 +109,9 @@ def report_md(a: Analysis, charts: Sequence[tuple[str, str]], *, graph_file: str
     if graph_file and overview_file:
         lines += [f"![Overview of {md(a.model)}: one box per top-level module]"
                   f"({base}{overview_file})", "",
-                  f"Every layer: [{md(graph_file)}]({base}{graph_file}) (or the pan/zoom "
-                  "viewer in report.html).", ""]
+                  "Every layer: " + (f"[{md(graph_file)}]({base}{graph_file})" if base
+                                     else f"`{graph_file}`")
+                  + " (or the pan/zoom viewer in report.html).", ""]
     elif graph_file:
         lines += [f"![Layer graph of {md(a.model)}]({base}{graph_file})", ""]
     if graph_note:
