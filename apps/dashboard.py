@@ -432,10 +432,11 @@ def tab_overview(a, sel: Selection) -> None:
                 border=True)
     rf = a.feature_rf
     c[2].metric("Feature receptive field (px)",
-                f"{rf.size[0]} x {rf.size[1]}" if rf else "n/a",
+                f"{rf.size[0]} x {rf.size[1]}" if rf and rf.status == "exact"
+                else ("global" if rf and rf.status == "global" else "unknown" if rf else "n/a"),
                 help=(f"At the last spatial layer: effective stride {data.pair_text(rf.stride)}"
-                      f" px, padding {data.pair_text(rf.padding)} px" if rf else None),
-                border=True)
+                      f" px, padding {data.pair_text(rf.padding)} px" if rf and rf.status == "exact"
+                      else (f"{rf.status}: {rf.reason}" if rf else None)), border=True)
     c[3].metric("Layers", f"{len(a.graph.layers)}",
                 help="Executed leaf modules and functional ops", border=True)
     unused = getattr(t, "unused_params", 0)

@@ -13,7 +13,7 @@ from archlens.graph import Graph, ReceptiveField
 if TYPE_CHECKING:  # pragma: no cover
     from archlens.metrics.stages import Stage
 
-SCHEMA = "archlens.analysis/1"
+SCHEMA = "archlens.analysis/1.1"  # /1 documents still load (archlens.jsonio)
 SEVERITIES = ("error", "warning", "info")  # most severe first
 
 
@@ -105,7 +105,7 @@ class Analysis:
 
     # ----- JSON (docs/json-contract.md) ---------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The ``archlens.analysis/1`` document: plain JSON types only."""
+        """The ``archlens.analysis/1.1`` document: plain JSON types only."""
         from archlens.jsonio import analysis_to_dict
         return analysis_to_dict(self)
 

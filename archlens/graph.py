@@ -17,32 +17,78 @@ Shape = tuple[int, ...]
 INPUT = "input"  # name of the graph's input pseudo-node
 
 
+RF_STATUSES = ("exact", "global", "unknown")
+
+
 @dataclass(frozen=True, slots=True)
 class ReceptiveField:
     """Receptive field of one node's output unit, per spatial axis (H, W), in input pixels.
 
+    status    ``exact``: the numbers below are the analytic window (a gradient probe measures
+              the same); ``global``: an op mixed all positions (attention, global pooling, a
+              gate), every unit sees the whole input -- size is the input's (H, W), stride and
+              padding 0; ``unknown``: the geometry could not be followed -- every number is
+              ``None`` and ``reason`` names the op that broke it
+    reason    global: what mixed the positions and where (``attention in blocks.0.attn``);
+              unknown: why, naming the op; "" for exact
     size      extent of the union of the unit's windows over all paths into the node (the RF;
               what a gradient probe measures; can exceed every single path when branches are
               misaligned)
     min_size  smallest single-path window (size - min_size shows branch spread)
-    stride    effective stride (jump): input pixels between adjacent output units
+    stride    effective stride (jump): input pixels between adjacent output units (0 on an axis
+              where every unit sees the same window)
     padding   -(smallest start over all paths of output unit 0's window): how far it starts
               before input pixel 0, so unit i sees ``[i*stride - padding, i*stride - padding +
               size - 1]`` (zero-padding positions included)
     aligned   True when every path into the node puts the window centre at the same place
-    See docs/receptive-field.md (branches with different jumps, fractional strides).
+    grid      units of (H, W) the node's output holds (its map size, whatever the layout)
+    node      for a network's feature RF: the node it was measured at (None on per-node RFs)
+    bound     unknown only, after a fractional stride (upsampling, a stride-2 transposed conv,
+              an adaptive pool whose sizes do not divide): the window depends on the unit's
+              phase; ``bound`` is an upper bound on its size over all units (None otherwise)
+    See docs/receptive-field.md (statuses, layouts, branches with different jumps).
     """
 
-    size: Pair
-    min_size: Pair
-    stride: Pair
-    padding: Pair
+    size: Pair | None
+    min_size: Pair | None
+    stride: Pair | None
+    padding: Pair | None
     aligned: bool = True
+    status: str = "exact"
+    reason: str = ""
+    grid: Pair | None = None
+    node: str | None = None
+    bound: Pair | None = None
+
+    @classmethod
+    def unknown(cls, reason: str, grid: Pair | None = None, node: str | None = None,
+                bound: Pair | None = None) -> "ReceptiveField":
+        return cls(None, None, None, None, True, "unknown", reason, grid, node, bound)
+
+    @classmethod
+    def whole(cls, image: Pair, reason: str, grid: Pair | None = None,
+              node: str | None = None) -> "ReceptiveField":
+        """Status ``global``: every unit sees the whole ``image`` (H, W)."""
+        img = (int(image[0]), int(image[1]))
+        return cls(img, img, (0, 0), (0, 0), True, "global", reason, grid, node)
+
+    @property
+    def known(self) -> bool:
+        """True when the numbers are meaningful (``exact`` or ``global``)."""
+        return self.status != "unknown"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"size": list(self.size), "min_size": list(self.min_size),
-                "stride": list(self.stride), "padding": list(self.padding),
-                "aligned": self.aligned}
+        def lst(p: Pair | None) -> list[int] | None:
+            return list(p) if p is not None else None
+        d: dict[str, Any] = {"status": self.status, "size": lst(self.size),
+                             "min_size": lst(self.min_size), "stride": lst(self.stride),
+                             "padding": lst(self.padding), "aligned": self.aligned,
+                             "reason": self.reason or None, "grid": lst(self.grid)}
+        if self.node is not None:
+            d["node"] = self.node
+        if self.bound is not None:
+            d["bound"] = list(self.bound)
+        return d
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The JSON form of an :class:`~archlens.analysis.Analysis` (schema ``archlens.analysis/1``).
+"""The JSON form of an :class:`~archlens.analysis.Analysis` (schema ``archlens.analysis/1.1``;
+``/1`` documents still load).
 
 The contract is documented in docs/json-contract.md; :func:`analysis_from_dict` rebuilds the
 graph from the document alone (layers carry their producers' names in ``inputs``).
@@ -9,12 +10,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from archlens.errors import ArchlensError
-from archlens.graph import INPUT, Graph, Node, ReceptiveField
+from archlens.graph import INPUT, RF_STATUSES, Graph, Node, ReceptiveField
 
 if TYPE_CHECKING:  # pragma: no cover
     from archlens.analysis import Analysis
 
-SCHEMA = "archlens.analysis/1"
+from archlens.analysis import SCHEMA  # noqa: E402  (one definition)
+# documents this version reads: /1 (no receptive-field status: every number was exact) and /1.1
+READABLE = ("archlens.analysis/1", SCHEMA)
 UNITS = {"macs": "multiply-accumulates", "params": "count", "activations": "elements",
          "bytes": "bytes", "intensity": "MACs per byte", "rf": "input pixels"}
 
@@ -42,11 +45,22 @@ def rf_to_dict(rf: ReceptiveField | None) -> dict[str, Any] | None:
 
 
 def rf_from_dict(d: dict[str, Any] | None) -> ReceptiveField | None:
+    """Both schema versions: ``/1`` documents have no ``status`` (every number was exact)."""
     if d is None:
         return None
-    return ReceptiveField(size=tuple(d["size"]), min_size=tuple(d.get("min_size", d["size"])),
-                          stride=tuple(d["stride"]), padding=tuple(d["padding"]),
-                          aligned=bool(d.get("aligned", True)))
+
+    def tup(v: Any) -> tuple[int, int] | None:
+        return tuple(v) if v is not None else None  # type: ignore[return-value]
+    status = d.get("status", "exact")
+    if status not in RF_STATUSES:
+        raise ArchlensError(f"receptive field status {status!r} is not one of "
+                            f"{', '.join(RF_STATUSES)}")
+    size = tup(d.get("size"))
+    return ReceptiveField(size=size, min_size=tup(d.get("min_size", d.get("size"))),
+                          stride=tup(d.get("stride")), padding=tup(d.get("padding")),
+                          aligned=bool(d.get("aligned", True)), status=status,
+                          reason=d.get("reason") or "", grid=tup(d.get("grid")),
+                          node=d.get("node"), bound=tup(d.get("bound")))
 
 
 def _pair(v: Any) -> list[int] | None:
@@ -105,9 +119,9 @@ def analysis_from_dict(d: dict[str, Any]) -> "Analysis":
     from archlens.analysis import Analysis, Finding, Totals
     if not isinstance(d, dict):
         raise ArchlensError("not an archlens analysis document (expected a JSON object)")
-    if d.get("schema") != SCHEMA:
+    if d.get("schema") not in READABLE:
         raise ArchlensError(f"not an archlens analysis document (schema {d.get('schema')!r}, "
-                            f"expected {SCHEMA!r})")
+                            f"expected one of {', '.join(READABLE)})")
     from archlens.validate import check_analysis_document
     check_analysis_document(d, INPUT)  # one line naming the bad field
     shape = tuple(d["input_shape"])

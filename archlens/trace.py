@@ -34,6 +34,8 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from archlens import op_attrs
+
 # Modules recorded as one node even though they have children (their internals are an
 # implementation detail of one op).
 OPAQUE: tuple[type, ...] = (nn.MultiheadAttention,)
@@ -643,6 +645,7 @@ class Tracer:
             return
         path = self.paths.get(id(mod), type(mod).__name__)
         geo, attrs = module_geometry(mod)
+        attrs.update(op_attrs.module_attrs(mod))  # RF hook: layouts (archlens/op_attrs.py)
         if opaque:
             attrs["opaque"] = opaque
         params = [(id(p), int(p.numel()), p.requires_grad) for p in mod.parameters()]
@@ -674,6 +677,8 @@ class Tracer:
         parent = self.stack[-1][0] if self.stack else ""
         base = f"{parent}.{op}" if parent else op
         geo, attrs = function_geometry(op, args, kwargs)
+        attrs.update(op_attrs.function_attrs(  # RF hook: dims, operands (archlens/op_attrs.py)
+            op, args, kwargs, lambda x: id(x) in self.producer))
         params = self._param_sources(ins)
         names, shapes = self._inputs_of(tracked)
         rec = OpRecord(name=self._unique(base), type=op, kind="function", module=parent,

@@ -25,7 +25,7 @@ examples:
   archlens analyze inception_v3 --json - | jq .totals
 
 Numbers: MACs = multiply-accumulates (fvcore's "flops"); --units flops shows FLOPs = 2 x MACs.
-The JSON document follows schema archlens.analysis/1 (docs/json-contract.md).
+The JSON document follows schema archlens.analysis/1.1 (docs/json-contract.md).
 """
 
 
@@ -60,7 +60,7 @@ def register(subparsers) -> None:
     p.add_argument("--sort", choices=("order", "macs", "params", "name"), default="order",
                    help="row order: execution order (default), most MACs, most params, name")
     p.add_argument("--json", metavar="PATH|-", default=None,
-                   help="write the analysis as JSON (schema archlens.analysis/1) to PATH, "
+                   help="write the analysis as JSON (schema archlens.analysis/1.1) to PATH, "
                         "atomically, or to stdout with '-' (then no table is printed)")
     p.set_defaults(func=run)
 

@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from archlens.graph import Graph, Node, ReceptiveField
+from archlens.metrics import rf_layout as L
 
 __all__ = ["receptive_fields", "feature_rf", "feature_node", "is_global_pool"]
 
@@ -58,9 +59,9 @@ class _Class:
     c_lo: Fraction
     c_hi: Fraction
     smin: Fraction
-    approx: bool = False
+    approx: str = ""  # the op after which the window depends on the unit's phase ("" = exact)
 
-    def shift(self, dlo: Fraction, dhi: Fraction, dsize: Fraction, approx: bool = False) -> "_Class":
+    def shift(self, dlo: Fraction, dhi: Fraction, dsize: Fraction, approx: str = "") -> "_Class":
         dc = (dlo + dhi) / 2
         return _Class(self.lo + dlo, self.hi + dhi, self.c_lo + dc, self.c_hi + dc,
                       self.smin + dsize, self.approx or approx)
@@ -91,7 +92,7 @@ def _window(ax: Axis, k: int, s: int, p: int, d: int) -> Axis:
     return {j * s: c.shift(-p * j, (ke - 1 - p) * j, (ke - 1) * j) for j, c in ax.items()}
 
 
-def _transposed(ax: Axis, k: int, s: int, p: int, d: int) -> Axis:
+def _transposed(ax: Axis, k: int, s: int, p: int, d: int, tag: str = "") -> Axis:
     """Output unit o reads input units i with i*s + t*d = o + p (t = 0..k-1).
 
     Envelope: i in [(o + p - ke + 1)/s, (o + p)/s]; exact when s == 1 (then it is an ordinary
@@ -102,13 +103,14 @@ def _transposed(ax: Axis, k: int, s: int, p: int, d: int) -> Axis:
     for j, c in ax.items():
         dlo, dhi = j * Fraction(p - ke + 1, s), j * Fraction(p, s)
         cls = _Class(c.lo + dlo, c.hi + dhi, c.c_lo + (dlo + dhi) / 2, c.c_hi + (dlo + dhi) / 2,
-                     c.smin, c.approx or s != 1)
+                     c.smin, c.approx or (tag if s != 1 else ""))
         jj = j / s
         out[jj] = cls.union(out[jj]) if jj in out else cls
     return out
 
 
-def _affine_sample(ax: Axis, a: Fraction, b: Fraction, t_lo: int, t_hi: int) -> Axis:
+def _affine_sample(ax: Axis, a: Fraction, b: Fraction, t_lo: int, t_hi: int,
+                   tag: str = "?") -> Axis:
     """Output unit o reads input units floor(a*o + b) + t_lo .. floor(a*o + b) + t_hi.
 
     Envelope with floor(x) in [x - (q-1)/q, x] (q: the denominator of a*o + b): exact only
@@ -119,7 +121,7 @@ def _affine_sample(ax: Axis, a: Fraction, b: Fraction, t_lo: int, t_hi: int) -> 
     for j, c in ax.items():
         dlo, dhi = j * (b + t_lo - Fraction(q - 1, q)), j * (b + t_hi)
         cls = _Class(c.lo + dlo, c.hi + dhi, c.c_lo + (dlo + dhi) / 2, c.c_hi + (dlo + dhi) / 2,
-                     c.smin, True)
+                     c.smin, c.approx or tag)
         jj = j * a
         out[jj] = cls.union(out[jj]) if jj in out else cls
     return out
@@ -132,14 +134,13 @@ def _collapse(ax: Axis, n: int) -> Axis:
     lo = min(c.lo for c in ax.values())
     hi = max(c.hi + (n - 1) * j for j, c in ax.items())
     smin = min(c.smin + (n - 1) * j for j, c in ax.items())
-    approx = any(c.approx for c in ax.values())
+    approx = next((c.approx for c in ax.values() if c.approx), "")
     return {_ZERO: _Class(lo, hi, (lo + hi) / 2, (lo + hi) / 2, smin, approx)}
 
 
 def _broadcast(ax: Axis) -> Axis:
     """A size-1 axis broadcast against a larger one: every unit sees unit 0's window."""
     return _merge_axes({_ZERO: c} for c in ax.values())
-
 
 # ---------------------------------------------------------------------------------------------
 # node classification
@@ -161,10 +162,25 @@ def _spatial(shape: Sequence[int] | None) -> tuple[int, int] | None:
 
 
 _REDUCTIONS = {"mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp", "norm",
-               "prod", "median", "nansum", "nanmean", "std_mean", "var_mean"}
+               "prod", "median", "nansum", "nanmean", "std_mean", "var_mean", "argmax", "argmin",
+               "all", "any", "count_nonzero"}
+_MIX_ALONG = {"softmax", "log_softmax", "softmin", "cumsum", "cumprod"}
 _RESIZE_WORDS = ("interpolate", "upsampl")
 _PAD_TYPES = {"pad", "zeropad2d", "constantpad2d", "reflectionpad2d", "replicationpad2d",
-              "circularpad2d"}
+              "circularpad2d", "zeropad1d", "constantpad1d", "reflectionpad1d",
+              "replicationpad1d", "circularpad1d"}
+_PERMUTES = {"permute", "transpose", "swapaxes", "swapdims", "t", "movedim", "moveaxis"}
+_RESHAPES = {"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as",
+             "reshape_as", "ravel"}
+_SPLITS = {"split", "chunk", "tensor_split", "split_with_sizes"}
+_CATS = {"cat", "concat", "concatenate"}
+_ATTENTION = {"scaled_dot_product_attention", "multiheadattention"}
+_CONTRACTIONS = {"matmul", "mm", "bmm", "einsum", "linear", "lazylinear"}
+_AXIS_NAMES = ("H", "W")
+# ops that read only their input's shape / dtype: the result is a constant (no path from the image)
+_CONSTANT_MAKERS = {"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "zeros_like",
+                    "ones_like", "empty_like", "full_like", "rand_like", "randn_like",
+                    "randint_like"}
 
 
 def _lower(node: Node) -> str:
@@ -181,11 +197,12 @@ def _is_adaptive(node: Node) -> bool:
 
 
 def is_global_pool(node: Node) -> bool:
-    """A pooling / reduction node whose every output unit sees its whole input map.
+    """A pooling / reduction node whose every output unit sees its whole (NCHW) input map.
 
     Adaptive pools to 1x1, spatial reductions (``mean``, ``amax`` ...), and fixed pools whose
-    window covers the whole input (``avg_pool2d(x, 8)`` on an 8x8 map). Used to find where the
-    feature extractor ends; a conv covering its whole input (LeNet's C5) is not a pool.
+    window covers the whole input (``avg_pool2d(x, 8)`` on an 8x8 map). A conv covering its
+    whole input (LeNet's C5) is not a pool. (The RF pass itself finds global mixing from the
+    geometry of every op; this predicate is for NCHW graphs read without it.)
     """
     out = _spatial(node.out_shape) if len(node.out_shape) == 4 else None
     ins = _spatial(node.in_shapes[0]) if node.in_shapes else None
@@ -202,59 +219,18 @@ def is_global_pool(node: Node) -> bool:
     return False
 
 
-def _left_pads(node: Node) -> tuple[int, int] | None:
-    """(top, left) padding of an F.pad / *Pad2d node (negative = crop)."""
-    pad = None
+def _pads(node: Node) -> tuple[int, ...] | None:
+    """F.pad-order amounts ``(left, right, top, bottom, ...)`` of a pad node (negative = crop)."""
     for key in ("pad", "padding"):
         v = node.attrs.get(key)
         if v is not None and not isinstance(v, (str, int)):
-            pad = tuple(int(x) for x in v)
-            break
-    if pad is None and node.padding is not None and not isinstance(node.padding, str):
-        pad = tuple(int(x) for x in node.padding)
-        if len(pad) == 2:  # symmetric (H, W) pair
-            return pad[0], pad[1]
-    if pad is not None and len(pad) >= 4:  # F.pad order: (left, right, top, bottom, ...)
-        return pad[2], pad[0]
-    if pad is not None and len(pad) == 2:  # only the last dim (W) padded
-        return 0, pad[0]
+            return tuple(int(x) for x in v)
+    if node.padding is not None and not isinstance(node.padding, str):
+        p = tuple(int(x) for x in node.padding)
+        if len(p) == 2:  # symmetric (H, W) pair
+            return (p[1], p[1], p[0], p[0])
+        return p
     return None  # amounts not recorded: do not guess which side
-
-
-def _spatial_crop(node: Node) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """((start, step) on H, (start, step) on W) of a basic-slice node (``x[:, :, 2:-2, ::2]``,
-    ``narrow``), from the ``index`` attr the tracer records (see ``trace.basic_index``).
-
-    Output unit ``u`` of a sliced axis is input unit ``start + u*step``: a window op with kernel
-    1, stride ``step`` and padding ``-start``. ``None`` unless the input is NCHW, both H and W
-    are sliced (not integer-indexed), no new axis is inserted after them, and the slice lengths
-    match the output (a guard against a document edited by hand).
-    """
-    idx = node.attrs.get("index")
-    if not isinstance(idx, (tuple, list)) or not node.in_shapes or len(node.in_shapes[0]) != 4 \
-            or len(node.out_shape) < 3:
-        return None
-    hw: dict[int, object] = {}
-    dim = 0
-    for e in idx:
-        if e is None:
-            if hw:
-                return None  # a new axis after H: the output's last two dims are not (H, W)
-            continue
-        if dim >= 2:
-            hw[dim] = e
-        dim += 1
-    if sorted(hw) != [2, 3]:
-        return None
-    out: list[tuple[int, int]] = []
-    for d, e in ((2, hw[2]), (3, hw[3])):
-        if not isinstance(e, (tuple, list)) or len(e) != 3:
-            return None  # an integer index removes the axis
-        start, stop, step = (int(v) for v in e)
-        if step < 1 or len(range(start, stop, step)) != node.out_shape[d - 4]:
-            return None
-        out.append((start, step))
-    return out[0], out[1]
 
 
 def _conv_padding(node: Node, k: tuple[int, int], d: tuple[int, int]) -> tuple[int, int]:
@@ -267,132 +243,823 @@ def _conv_padding(node: Node, k: tuple[int, int], d: tuple[int, int]) -> tuple[i
 
 
 # ---------------------------------------------------------------------------------------------
-# the pass
+# per-node geometry: layout (where H and W live) + per-axis state, or unknown with a reason
+
+Grid = tuple[int, int]
 
 
-def _collapsed(st: tuple[Axis, Axis]) -> bool:
-    """True when every unit sees one and the same window (jump 0 on both axes)."""
-    return all(j == 0 for ax in st for j in ax)
+@dataclass(frozen=True, slots=True)
+class _Geo:
+    layout: L.Layout | None        # None: the arrangement of the pixels in the tensor is unknown
+    grid: Grid                     # units of H and W the tensor holds
+    state: tuple[Axis, Axis] | None  # None: geometry unknown (``reason`` says why)
+    reason: str = ""
+    mixer: str = ""                # the first op that mixed all positions of an axis
+    # unknown only: the window of the union of *all* units (jump 0), when it is still known --
+    # ops that move pixels around without losing any (windows, roll, patch merging) keep it,
+    # so attention over every position afterwards is still recognised as global
+    span: tuple[Axis, Axis] | None = None
 
 
-def _same_grid(inputs: list[tuple[State, tuple[int, ...]]], out: tuple[int, int] | None) -> bool:
-    """Every input is on the output's (H, W) grid (or broadcasts onto it)."""
-    if out is None:
-        return False
-    for st, shp in inputs:
-        if st is not None and _collapsed(st):
-            continue
-        sp = _spatial(shp)
-        if sp is None or any(n not in (m, 1) for n, m in zip(sp, out)):
-            return False
-    return True
+def _span_of(g: "_Geo") -> tuple[Axis, Axis] | None:
+    if g.state is not None:
+        return (_collapse(g.state[0], g.grid[0]), _collapse(g.state[1], g.grid[1]))
+    return g.span
 
 
-def _node_state(node: Node, inputs: list[tuple[State, tuple[int, ...]]]) -> State:
-    """Geometry of ``node`` from its inputs' states and shapes."""
-    if any(st is None for st, _ in inputs):
+def _spans(gs: Iterable["_Geo"]) -> tuple[Axis, Axis] | None:
+    sp = [_span_of(g) for g in gs]
+    if not sp or any(x is None for x in sp):
         return None
-    if not inputs:
-        return ({}, {})
-    out = _spatial(node.out_shape)
-    first_state, first_shape = inputs[0]
-    ins = _spatial(first_shape)
+    return (_merge_axes(x[0] for x in sp), _merge_axes(x[1] for x in sp))  # type: ignore[index]
 
-    crop = _spatial_crop(node) if len(inputs) == 1 else None
-    if crop is not None:  # x[:, :, a:b:s, c:d:t]: shifts the window start, the step is a stride
-        (sh, th), (sw, tw) = crop
-        return (_window(first_state[0], 1, th, -sh, 1), _window(first_state[1], 1, tw, -sw, 1))
 
-    # An output that is not NCHW keeps the grid when its last two dims are the input's (x[:, 0],
-    # x.mean(1), a channel-shuffle view): reported None, kept internally for the way back.
-    # Anything else (flatten, linear, token views ...) depends on the union of all input
-    # windows: collapsed to one window with jump 0, so a later view back to NCHW or a broadcast
-    # multiply (an SE gate) stays correct.
-    nd = len(node.out_shape)
-    if nd != 4 and not (nd >= 3 and node.kernel is None and _same_grid(inputs, out)):
-        cols = []
-        for st, shp in inputs:
-            sp = _spatial(shp)
-            if sp is None or _collapsed(st):
-                cols.append(st)
+class _Ctx:
+    """What every op rule needs: the node, the image size (for "whole input")."""
+
+    __slots__ = ("node", "image")
+
+    def __init__(self, node: Node, image: Grid):
+        self.node, self.image = node, image
+
+    def where(self) -> str:
+        return f"{self.node.type} at {self.node.name}"
+
+    def unknown(self, why: str, layout: L.Layout | None = None, grid: Grid = (1, 1),
+                inputs: Sequence[_Geo] = (), keep_span: bool = False) -> _Geo:
+        """Unknown geometry -- unless an input already sees the whole image on both axes (then
+        the union is the whole image whatever this op does with the rest)."""
+        for g in inputs:
+            if g.state is not None and _whole(g.state, self.image) == (True, True):
+                return _Geo(layout, grid if layout is not None else g.grid,
+                            ({_ZERO: _whole_class(self.image[0])},
+                             {_ZERO: _whole_class(self.image[1])}), mixer=g.mixer)
+        return _Geo(layout, grid, None, reason=f"{why} ({self.where()})",
+                    span=_spans(inputs) if keep_span else None)
+
+    def mixed(self, what: str) -> str:
+        return f"{what} in {self.node.name}"
+
+
+def _whole_class(n: int) -> _Class:
+    return _Class(_ZERO, Fraction(n - 1), Fraction(n - 1, 2), Fraction(n - 1, 2), Fraction(n))
+
+
+def _whole(st: tuple[Axis, Axis], image: Grid) -> tuple[bool, bool]:
+    """Per axis: does one window shared by every unit (jump 0) cover the whole image?"""
+    return tuple(any(j == 0 and c.lo <= 0 and c.hi >= n - 1 for j, c in ax.items())
+                 for ax, n in zip(st, image))  # type: ignore[return-value]
+
+
+def _first_mixer(gs: Iterable[_Geo]) -> str:
+    return next((g.mixer for g in gs if g.mixer), "")
+
+
+def _combine(ctx: _Ctx, parts: Sequence[tuple[_Geo, tuple[Axis, Axis]]], layout: L.Layout,
+             grid: Grid, mixer: str = "", inputs: Sequence[_Geo] = ()) -> _Geo:
+    """The union of the inputs' (already transformed) states, on the output ``grid``: an axis
+    of one unit broadcasts, a shared window (jump 0) goes anywhere, anything else must match."""
+    axes: list[list[Axis]] = [[], []]
+    for g, st in parts:
+        for a in (0, 1):
+            ax = st[a]
+            if g.grid[a] == grid[a] or all(j == 0 for j in ax):
+                axes[a].append(ax)
+            elif g.grid[a] == 1:
+                axes[a].append(_broadcast(ax))
             else:
-                cols.append((_collapse(st[0], sp[0]), _collapse(st[1], sp[1])))
-        return (_merge_axes(c[0] for c in cols), _merge_axes(c[1] for c in cols))
+                return ctx.unknown(f"inputs on different {_AXIS_NAMES[a]} grids "
+                                   f"({g.grid[a]} vs {grid[a]} units)", layout, grid, inputs)
+    return _Geo(layout, grid, (_merge_axes(axes[0]), _merge_axes(axes[1])),
+                mixer=mixer or _first_mixer(g for g, _ in parts))
 
-    t = _lower(node)
-    if node.kernel is not None and ins is not None and len(inputs) >= 1 and not _is_adaptive(node):
-        k = _pair(node.kernel, 1)
-        s = _pair(node.stride, 1)
-        d = _pair(node.dilation, 1)
-        p = _conv_padding(node, k, d)
-        op = _transposed if node.attrs.get("transposed") else _window
-        return (op(first_state[0], k[0], s[0], p[0], d[0]),
-                op(first_state[1], k[1], s[1], p[1], d[1]))
 
-    if ins is not None and len(inputs) == 1 and (t in _PAD_TYPES or t.endswith("pad2d")):
-        pads = _left_pads(node)  # F.pad / ZeroPad2d ...: a shift (negative = crop)
-        if pads is None:
-            return None
-        top, left = pads
-        return ({j: c.shift(-top * j, -top * j, _ZERO) for j, c in first_state[0].items()},
-                {j: c.shift(-left * j, -left * j, _ZERO) for j, c in first_state[1].items()})
+def _known(ctx: _Ctx, ins: Sequence[_Geo], layout: L.Layout | None = None,
+           grid: Grid = (1, 1)) -> _Geo | None:
+    """``None`` when every input is known; else the unknown result (first reason wins)."""
+    bad = [g for g in ins if g.state is None]
+    if not bad:
+        return None
+    res = ctx.unknown("", layout, grid, ins)
+    if res.state is not None:
+        return res
+    return _Geo(layout, grid, None, reason=bad[0].reason, span=_spans(ins))
 
-    if ins is not None and len(inputs) == 1 and ins != out:
-        if _is_adaptive(node) or (t in _REDUCTIONS):
-            axes = []
-            for ax, n, m in zip(first_state, ins, out):
-                if m == 1:
-                    axes.append(_window(ax, n, n, 0, 1))
-                elif n % m == 0:
-                    axes.append(_window(ax, n // m, n // m, 0, 1))
-                else:  # start floor(i*n/m), end ceil((i+1)*n/m) - 1
-                    a = Fraction(n, m)
-                    axes.append(_affine_sample(ax, a, _ZERO, 0, math.ceil(a)))
-            return (axes[0], axes[1])
-        if _is_resize(node):
-            mode = str(node.attrs.get("mode", "nearest"))
-            align = bool(node.attrs.get("align_corners") or False)
-            axes = []
-            for ax, n, m in zip(first_state, ins, out):
-                if n == m:
-                    axes.append(ax)
-                    continue
-                if align and m > 1 and mode != "nearest":
-                    a, b = Fraction(n - 1, m - 1), _ZERO
-                else:
-                    a, b = Fraction(n, m), _ZERO
-                if mode == "nearest":
-                    axes.append(_affine_sample(ax, a, b, 0, 0))
-                elif mode == "nearest-exact":
-                    axes.append(_affine_sample(ax, a, a / 2, 0, 0))
-                else:
-                    if not align:
-                        b = a / 2 - Fraction(1, 2)
-                    taps = (-1, 2) if mode == "bicubic" else (0, 1)
-                    axes.append(_affine_sample(ax, a, b, *taps))
-            return (axes[0], axes[1])
-        return None  # spatial size changed by an op we do not understand: unknown
 
-    # same grid (elementwise, cat, add, mul, BN, ReLU ...), with broadcasting of size-1 axes and
-    # of non-spatial inputs (an SE gate, a bias map).
-    axes_h: list[Axis] = []
-    axes_w: list[Axis] = []
-    for st, shp in inputs:
-        sp = _spatial(shp)
-        if _collapsed(st):  # one window for every unit: broadcasts anywhere
-            axes_h.append(st[0])
-            axes_w.append(st[1])
+def _grid_of(layout: L.Layout) -> Grid:
+    return (L.axis_units(layout, 0), L.axis_units(layout, 1))
+
+
+def _collapse_axis(g: _Geo, st: tuple[Axis, Axis], a: int) -> tuple[Axis, Axis]:
+    new = _collapse(st[a], g.grid[a])
+    return (new, st[1]) if a == 0 else (st[0], new)
+
+
+# ---- op rules -------------------------------------------------------------------------------
+
+def _elementwise(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    """Same grid (ReLU, BN, add, mul, LayerNorm over channels ...), with broadcasting. Also the
+    rule for ops archlens has no rule for: pointwise in space as long as every pixel dim keeps
+    its place and size (as before: an op that reorders pixels inside an unchanged shape, like a
+    sort along H, is not detected -- docs/receptive-field.md)."""
+    out = tuple(ctx.node.out_shape)
+    nd = len(out)
+    dims: list[L.Dim | None] = [None] * nd
+    for g in ins:
+        if g.layout is None:
+            return ctx.unknown("input layout unknown", None, (1, 1), ins)
+        if len(g.layout) > nd:
+            return ctx.unknown("output does not broadcast from its inputs", None, (1, 1), ins)
+        off = nd - len(g.layout)
+        for i, d in enumerate(g.layout):
+            j = off + i
+            size = L.dim_size(d)
+            if size == out[j]:
+                if L.dim_axes(d):
+                    if dims[j] is None or not L.dim_axes(dims[j]):
+                        dims[j] = d
+                    elif dims[j] != d:
+                        return ctx.unknown("inputs hold the pixels in different dims", None,
+                                           (1, 1), ins)
+            elif size != 1 and L.dim_axes(d):
+                return ctx.unknown(f"output {list(out)} changes a pixel axis of input "
+                                   f"{list(L.dim_size(x) for x in g.layout)}; geometry not "
+                                   "modelled", None, (1, 1), ins)
+            # else: a channel-like dim changed (index_select, repeat on channels): pointwise
+    layout = tuple(d if d is not None else L.plain(out[j]) for j, d in enumerate(dims))
+    grid = _grid_of(layout)
+    bad = _known(ctx, ins, layout, grid)
+    if bad is not None:
+        return bad
+    return _combine(ctx, [(g, g.state) for g in ins], layout, grid, inputs=ins)
+
+
+def _relayout(ctx: _Ctx, g: _Geo, layout: L.Layout | None, what: str) -> _Geo:
+    """A pure layout op (permute, view ...): the geometry is unchanged, the pixels move."""
+    if layout is None:
+        return ctx.unknown(f"{what} regroups the pixel axes unevenly", None, (1, 1), [g])
+    if _grid_of(layout) != g.grid and g.state is not None:
+        return ctx.unknown(f"{what} drops pixels", layout, _grid_of(layout), [g])
+    return replace(g, layout=layout)
+
+
+def _permute_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    dims = ctx.node.attrs.get("dims")
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    if dims is None:  # an old document without the permutation: infer when sizes are distinct
+        sizes = [L.dim_size(d) for d in g.layout]
+        out = list(ctx.node.out_shape)
+        if len(set(sizes)) != len(sizes) or sorted(sizes) != sorted(out):
+            return ctx.unknown("permutation not recorded", None, (1, 1), [g])
+        dims = [sizes.index(n) for n in out]
+    return _relayout(ctx, g, L.permute(g.layout, list(dims)), ctx.node.type)
+
+
+def _reshape_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    return _relayout(ctx, g, L.reshape(g.layout, list(ctx.node.out_shape)), ctx.node.type)
+
+
+def _axes_in(layout: L.Layout, dims: Iterable[int]) -> dict[int, int]:
+    """{axis: units of that axis held in ``dims``}."""
+    out: dict[int, int] = {}
+    for d in dims:
+        for _, fs in layout[d]:
+            for a, n, _s in fs:
+                if a != L.OTHER:
+                    out[a] = out.get(a, 1) * n
+    return out
+
+
+def _mix_dims(ctx: _Ctx, g: _Geo, dims: Sequence[int], what: str
+              ) -> tuple[tuple[Axis, Axis], str] | str:
+    """Every unit along ``dims`` depends on all of them: collapse the axes held there.
+    Returns (state, mixer) or the reason it is unknown (only part of an axis mixed)."""
+    assert g.layout is not None and g.state is not None
+    st, mixer = g.state, ""
+    for a, units in _axes_in(g.layout, dims).items():
+        if units != g.grid[a]:
+            return (f"{what} over part of the {_AXIS_NAMES[a]} axis ({units} of {g.grid[a]} "
+                    "units, e.g. attention within windows): per-unit windows not modelled")
+        st = _collapse_axis(g, st, a)
+        mixer = mixer or ctx.mixed(what)
+    return st, mixer
+
+
+def _from_span(g: _Geo, dims: Sequence[int]) -> _Geo:
+    """An unknown input whose span is known, mixed along ``dims`` holding every unit of both
+    axes: each output unit sees the union of all units -- the span. Otherwise unchanged."""
+    if g.state is not None or g.span is None or g.layout is None:
+        return g
+    held = _axes_in(g.layout, dims)
+    if all(held.get(a, 1) == g.grid[a] and (a in held or g.grid[a] == 1) for a in (0, 1)):
+        return replace(g, state=g.span, reason="", span=None)
+    return g
+
+
+def _reduce_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    node = ctx.node
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    nd = len(g.layout)
+    out = list(node.out_shape)
+    if "dim" in node.attrs:
+        dims = node.attrs["dim"]
+        dims = list(range(nd)) if dims is None else [int(d) for d in dims]
+        keep = bool(node.attrs.get("keepdim", False))
+    else:  # a document without dims: infer from the shapes
+        ins = [L.dim_size(d) for d in g.layout]
+        if len(out) == nd:
+            dims, keep = [i for i, (a, b) in enumerate(zip(ins, out)) if a != b and b == 1], True
+        elif ins[:len(out)] == out:
+            dims, keep = list(range(len(out), nd)), False
+        else:
+            return ctx.unknown("reduced dims not recorded", None, (1, 1), [g])
+    layout = tuple((L.seg(1, ()),) if i in dims else d for i, d in enumerate(g.layout)
+                   if keep or i not in dims)
+    grid = _grid_of(layout)
+    what = "global pooling" if _lower(node) in ("mean", "amax", "max", "sum") else node.type
+    g = _from_span(g, dims)
+    if g.state is None:
+        return replace(g, layout=layout, grid=grid)
+    res = _mix_dims(ctx, g, dims, what)
+    if isinstance(res, str):
+        return ctx.unknown(res, layout, grid, [g])
+    st, mixer = res
+    return _Geo(layout, grid, st, mixer=g.mixer or mixer)
+
+
+def _mix_along_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    """softmax / cumsum along a dim: the layout stays, the dim's positions are mixed."""
+    node = ctx.node
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    d = node.attrs.get("dim")
+    if d is None:
+        return ctx.unknown(f"{node.type} dim not recorded", g.layout, g.grid, [g])
+    d = int(d) + len(g.layout) if int(d) < 0 else int(d)
+    g = _from_span(g, [d])
+    if g.state is None:
+        return g
+    res = _mix_dims(ctx, g, [d], f"{node.type} over positions")
+    if isinstance(res, str):
+        return ctx.unknown(res, g.layout, g.grid, [g])
+    return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
+
+
+def _nchw_out(ctx: _Ctx, g: _Geo) -> L.Layout:
+    out = ctx.node.out_shape
+    assert g.layout is not None
+    lead = [d if L.dim_size(d) == n else L.plain(n) for d, n in zip(g.layout[:-2], out[:-2])]
+    h, w = int(out[-2]), int(out[-1])
+    return tuple(lead) + ((L.seg(h, ((0, h, 1),)),), (L.seg(w, ((1, w, 1),)),))
+
+
+def _window_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    """conv / pool (modules and functionals), including transposed convs."""
+    node = ctx.node
+    nk = len(node.kernel or ())
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    if nk != 2 or len(node.out_shape) < 3:
+        over = range(len(g.layout) - nk, len(g.layout))
+        if len(g.layout) >= nk + 1 and not _axes_in(g.layout, over):
+            layout = L.with_sizes(g.layout, node.out_shape)  # a 1-d conv over channels (ECA)
+            if layout is not None:
+                return replace(g, layout=layout)
+        return ctx.unknown(f"{nk}-d window over the pixel axes", None, (1, 1), [g])
+    if not L.is_nchw(g.layout, g.grid):
+        return ctx.unknown("window op on a layout that is not (..., H, W)", None, (1, 1), [g])
+    layout = _nchw_out(ctx, g)
+    if g.state is None:  # the span survives when the windows still touch every input unit
+        k, s = _pair(node.kernel, 1), _pair(node.stride, 1)
+        d, p = _pair(node.dilation, 1), _conv_padding(node, _pair(node.kernel, 1),
+                                                      _pair(node.dilation, 1))
+        out = _grid_of(layout)
+        keeps = all(pp >= 0 and (m - 1) * ss - pp + dd * (kk - 1) >= n - 1
+                    for kk, ss, dd, pp, n, m in zip(k, s, d, p, g.grid, out))
+        return replace(g, layout=layout, grid=out,
+                       span=g.span if keeps and not node.attrs.get("transposed") else None)
+    k = _pair(node.kernel, 1)
+    s = _pair(node.stride, 1)
+    d = _pair(node.dilation, 1)
+    p = _conv_padding(node, k, d)
+    if node.attrs.get("transposed"):
+        st = (_transposed(g.state[0], k[0], s[0], p[0], d[0], ctx.where()),
+              _transposed(g.state[1], k[1], s[1], p[1], d[1], ctx.where()))
+    else:
+        st = (_window(g.state[0], k[0], s[0], p[0], d[0]),
+              _window(g.state[1], k[1], s[1], p[1], d[1]))
+    return _Geo(layout, _grid_of(layout), st, mixer=g.mixer)
+
+
+def _pad_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    pads = _pads(ctx.node)
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    if pads is None:
+        return ctx.unknown("pad amounts not recorded", None, (1, 1), [g])
+    layout = list(g.layout)
+    st = list(g.state) if g.state is not None else None
+    for k in range(len(pads) // 2):
+        i = len(layout) - 1 - k
+        if i < 0:
+            return ctx.unknown("more pad amounts than dims", None, (1, 1), [g])
+        left, right = pads[2 * k], pads[2 * k + 1]
+        d = layout[i]
+        n = L.dim_size(d) + left + right
+        axes = L.dim_axes(d)
+        if not axes:
+            layout[i] = L.plain(n)
             continue
-        if sp is None:
-            return None
-        for ax, n, m, acc in ((st[0], sp[0], out[0], axes_h), (st[1], sp[1], out[1], axes_w)):
-            if n == m:
-                acc.append(ax)
-            elif n == 1:
-                acc.append(_broadcast(ax))
-            else:
-                return None
-    return (_merge_axes(axes_h), _merge_axes(axes_w))
+        a = next(iter(axes))
+        if len(axes) != 1 or not L.standard_axis(d, a, g.grid[a]):
+            return ctx.unknown(f"pad of a dim holding part of {_AXIS_NAMES[a]}", None, (1, 1),
+                               [g])
+        layout[i] = (L.seg(n, ((a, n, 1),)),)
+        if st is not None:
+            st[a] = {j: c.shift(-left * j, -left * j, _ZERO) for j, c in st[a].items()}
+    lay = tuple(layout)
+    return replace(g, layout=lay, grid=_grid_of(lay),
+                   state=tuple(st) if st is not None else None)  # type: ignore[arg-type]
+
+
+def _adaptive_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    node = ctx.node
+    if g.layout is None or not L.is_nchw(g.layout, g.grid) or len(node.out_shape) < 3:
+        return ctx.unknown("adaptive pool on a layout that is not (..., H, W)", None, (1, 1), [g])
+    layout = _nchw_out(ctx, g)
+    out = _grid_of(layout)
+    if g.state is None:
+        if out == (1, 1) and g.span is not None:  # global pooling of a map whose span is known
+            g = replace(g, state=g.span, reason="", span=None)
+        else:
+            return replace(g, layout=layout, grid=out, span=None)
+    axes = []
+    mixer = g.mixer
+    for ax, n, m in zip(g.state, g.grid, out):
+        if m == 1:
+            axes.append(_collapse(ax, n))
+            mixer = mixer or ctx.mixed("global pooling")
+        elif n % m == 0:
+            axes.append(_window(ax, n // m, n // m, 0, 1))
+        else:  # start floor(i*n/m), end ceil((i+1)*n/m) - 1
+            a = Fraction(n, m)
+            axes.append(_affine_sample(ax, a, _ZERO, 0, math.ceil(a), ctx.where()))
+    return _Geo(layout, out, (axes[0], axes[1]), mixer=mixer)
+
+
+def _resize_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    node = ctx.node
+    if g.layout is None or not L.is_nchw(g.layout, g.grid) or len(node.out_shape) < 3:
+        return ctx.unknown("resize on a layout that is not (..., H, W)", None, (1, 1), [g])
+    layout = _nchw_out(ctx, g)
+    out = _grid_of(layout)
+    if g.state is None:
+        up = all(m >= n for m, n in zip(out, g.grid))
+        return replace(g, layout=layout, grid=out, span=g.span if up else None)
+    mode = str(node.attrs.get("mode", "nearest"))
+    align = bool(node.attrs.get("align_corners") or False)
+    axes = []
+    for ax, n, m in zip(g.state, g.grid, out):
+        if n == m:
+            axes.append(ax)
+            continue
+        if align and m > 1 and mode != "nearest":
+            a, b = Fraction(n - 1, m - 1), _ZERO
+        else:
+            a, b = Fraction(n, m), _ZERO
+        tag = ctx.where()
+        if mode == "nearest":
+            axes.append(_affine_sample(ax, a, b, 0, 0, tag))
+        elif mode == "nearest-exact":
+            axes.append(_affine_sample(ax, a, a / 2, 0, 0, tag))
+        else:
+            if not align:
+                b = a / 2 - Fraction(1, 2)
+            taps = (-1, 2) if mode == "bicubic" else (0, 1)
+            axes.append(_affine_sample(ax, a, b, *taps, tag))
+    return _Geo(layout, out, (axes[0], axes[1]), mixer=g.mixer)
+
+
+def _index_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    """``x[...]`` / ``narrow`` with the normalised index the tracer records (``attrs.index``)."""
+    idx = ctx.node.attrs.get("index")
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    if not isinstance(idx, (tuple, list)):
+        return ctx.unknown("advanced or unrecorded index", None, (1, 1), [g])
+    st = list(g.state) if g.state is not None else None
+    grid = list(g.grid)
+    out: list[L.Dim] = []
+    it = iter(g.layout)
+    for e in idx:
+        if e is None:
+            out.append((L.seg(1, ()),))
+            continue
+        d = next(it, None)
+        if d is None:
+            return ctx.unknown("index longer than the input", None, (1, 1), [g])
+        axes = L.dim_axes(d)
+        if isinstance(e, int):
+            if axes and st is not None and not all(all(j == 0 for j in st[a]) for a in axes):
+                return ctx.unknown(f"integer index on the {_AXIS_NAMES[min(axes)]} axis", None,
+                                   (1, 1), [g])
+            for a in axes:
+                grid[a] = 1
+            continue
+        start, stop, step = (int(v) for v in e)
+        n = len(range(start, stop, step))
+        size = L.dim_size(d)
+        if (start, stop, step) == (0, size, 1):
+            out.append(d)
+        elif not axes:
+            out.append(L.plain(n))
+        elif len(d) == 1 and len(axes) == 1 and L.standard_axis(d, min(axes), grid[min(axes)]):
+            a = min(axes)
+            out.append((L.seg(n, ((a, n, 1),)),))
+            grid[a] = n
+            if st is not None:
+                st[a] = _window(st[a], 1, step, -start, 1)
+        elif step == 1:  # whole segments of a concatenated dim (ViT: x[:, 1:] drops the class token)
+            pos, segs = 0, []
+            for s in d:
+                if start <= pos and pos + s[0] <= stop:
+                    segs.append(s)
+                elif pos < stop and pos + s[0] > start and L.spatial_in_seg(s):
+                    return ctx.unknown("slice through the pixels of a concatenated dim", None,
+                                       (1, 1), [g])
+                pos += s[0]
+            if any(_axes_in((tuple(segs),), [0]).get(a, 1) != grid[a] for a in axes):
+                return ctx.unknown("slice drops pixels of a concatenated dim", None, (1, 1), [g])
+            out.append(L.norm_dim(segs))
+        else:
+            return ctx.unknown("strided slice of a dim holding several axes", None, (1, 1), [g])
+    out.extend(it)
+    layout = tuple(out)
+    if tuple(L.dim_size(d) for d in layout) != tuple(ctx.node.out_shape):
+        return ctx.unknown("index does not match the output shape", None, (1, 1), [g])
+    gr = (grid[0], grid[1])
+    return replace(g, layout=layout, grid=gr, state=tuple(st) if st is not None else None,
+                   span=g.span if gr == g.grid else None)  # type: ignore[arg-type]
+
+
+def _split_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    """split / chunk / unbind: the record's layout is its first piece's; consumers adapt."""
+    node = ctx.node
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    out = list(node.out_shape)
+    if len(out) == len(g.layout):
+        layout = L.with_sizes(g.layout, out)
+        if layout is None:
+            return ctx.unknown("split along a pixel axis (pieces' offsets not recorded)", None,
+                               (1, 1), [g])
+        return replace(g, layout=layout)
+    d = node.attrs.get("dim")
+    if d is None or len(out) != len(g.layout) - 1 or L.dim_axes(g.layout[int(d)]):
+        return ctx.unknown("unbind along a pixel axis or unrecorded dim", None, (1, 1), [g])
+    return replace(g, layout=g.layout[:int(d)] + g.layout[int(d) + 1:])
+
+
+def _cat_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    node = ctx.node
+    out = list(node.out_shape)
+    if any(g.layout is None or len(g.layout) != len(out) for g in ins):
+        return ctx.unknown("inputs' layouts unknown", None, (1, 1), ins)
+    d = node.attrs.get("dim")
+    if d is None:  # infer: the one dim where the inputs and the output differ
+        diff = {i for g in ins for i, dd in enumerate(g.layout) if L.dim_size(dd) != out[i]}
+        d = min(diff) if diff else 1
+    d = int(d)
+    sizes = list(node.attrs.get("sizes") or [L.dim_size(g.layout[d]) for g in ins])
+    tracked = list(node.attrs.get("tracked") or [True] * len(sizes))
+    if sum(tracked) != len(ins):
+        return ctx.unknown("cat operands do not match the record", None, (1, 1), ins)
+    spatial = [g for g in ins if L.dim_axes(g.layout[d])]
+    if len(spatial) > 1:
+        return ctx.unknown("cat along a pixel axis", None, (1, 1), ins)
+    it = iter(ins)
+    segs: list[L.Seg] = []
+    for n, tr in zip(sizes, tracked):
+        segs.extend(next(it).layout[d] if tr else L.plain(n))
+    cat_dim = L.norm_dim(segs)
+    rest = [g.layout[:d] + (L.plain(out[d]),) + g.layout[d + 1:] for g in ins]
+    if len({r for r in rest}) != 1 and len({tuple(L.dim_size(x) for x in r) for r in rest}) != 1:
+        return ctx.unknown("cat inputs differ off the cat dim", None, (1, 1), ins)
+    holders = [r for r in rest if any(L.dim_axes(x) for x in r)]
+    if any(r != holders[0] for r in holders):
+        return ctx.unknown("cat inputs hold the pixels in different dims", None, (1, 1), ins)
+    base = holders[0] if holders else rest[0]
+    layout = base[:d] + (cat_dim,) + base[d + 1:]
+    grid = _grid_of(layout)
+    bad = _known(ctx, ins, layout, grid)
+    if bad is not None:
+        return bad
+    return _combine(ctx, [(g, g.state) for g in ins], layout, grid, inputs=ins)
+
+
+def _stack_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    d = ctx.node.attrs.get("dim")
+    if d is None or any(g.layout is None for g in ins):
+        return ctx.unknown("stack dim not recorded", None, (1, 1), ins)
+    d = int(d)
+    ups = [replace(g, layout=g.layout[:d] + (L.seg(1, ()),) + g.layout[d:])  # type: ignore
+           for g in ins]
+    return _elementwise(ctx, ups)
+
+
+def _roll_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    node = ctx.node
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    dims = node.attrs.get("dim")
+    dims = range(len(g.layout)) if dims is None else dims
+    axes = _axes_in(g.layout, dims)
+    if axes:
+        what = "cyclic shift" if _lower(node) == "roll" else "flip"
+        return ctx.unknown(f"{what} along the {'/'.join(_AXIS_NAMES[a] for a in sorted(axes))} "
+                           "axis: windows wrap or mirror", g.layout, g.grid, [g], keep_span=True)
+    return g
+
+
+# ---- contractions: one engine, einsum letters --------------------------------------------------
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ELL = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _contract_layout(ops: list[tuple[_Geo, str]], out_letters: str,
+                     out_shape: Sequence[int]) -> L.Layout:
+    """The output layout of a contraction: each output letter's dim from the first operand that
+    holds pixels there; an axis already placed by another operand gives a plain dim."""
+    owner: dict[int, int] = {}
+    dims: list[L.Dim] = []
+    for j, x in enumerate(out_letters):
+        dim = None
+        for k, (g, lt) in enumerate(ops):
+            if x in lt and g.layout is not None:
+                d = g.layout[lt.index(x)]
+                axes = L.dim_axes(d)
+                if axes and all(owner.setdefault(a, k) == k for a in axes):
+                    dim = d
+                    break
+        dims.append(dim if dim is not None and L.dim_size(dim) == out_shape[j]
+                    else L.plain(out_shape[j]))
+    return tuple(dims)
+
+
+def _contract(ctx: _Ctx, ops: list[tuple[_Geo, str]], out_letters: str, what: str,
+              out_shape: Sequence[int]) -> _Geo:
+    """Generic contraction: each operand's dims are named by letters (einsum style).
+
+    Per axis: an operand whose pixels sit only in contracted letters is collapsed (every output
+    unit sees all of them); an operand whose pixels sit in output letters keeps them, unless an
+    earlier operand already put that axis in *other* output letters (attention logits: the key's
+    positions become a plain dim, collapsed); pixels split between the two -> unknown.
+    """
+    if any(g.layout is None or len(g.layout) != len(lt) for g, lt in ops):
+        return ctx.unknown("operand layout unknown", None, (1, 1), [g for g, _ in ops])
+    claimed: dict[int, tuple[int, set[str]]] = {}  # axis -> (operand, its letters for the axis)
+    states: list[tuple[_Geo, tuple[Axis, Axis] | None]] = []
+    plain_letters: list[set[str]] = []
+    mixer = ""
+    everyone = [g for g, _ in ops]
+    for k, (g, lt) in enumerate(ops):
+        st = g.state
+        mine: set[str] = set()
+        mixed_axes: set[int] = set()
+        for a in (0, 1):
+            where = [(i, lt[i]) for i, d in enumerate(g.layout) if a in L.dim_axes(d)]
+            if not where:
+                continue
+            if a not in claimed and any(x in out_letters for _, x in where):
+                claimed[a] = (k, {x for _, x in where if x in out_letters})
+            owner, letters = claimed.get(a, (None, set()))
+            mixed = []
+            for i, x in where:
+                if x not in out_letters:
+                    mixed.append(i)  # contracted: every output unit sums over these positions
+                elif owner == k and x in letters:
+                    continue  # this operand's pixels become the output's
+                elif x in letters and g.layout[i] == ops[owner][0].layout[ops[owner][1].index(x)]:
+                    continue  # aligned with the owner's pixels (elementwise along x)
+                else:
+                    mixed.append(i)  # another copy of the axis (attention logits' key dim)
+                    mine.add(x)
+            if not mixed:
+                continue
+            units = _axes_in(g.layout, mixed).get(a, 1)
+            if units != g.grid[a]:
+                return ctx.unknown(f"{what} mixes part of the {_AXIS_NAMES[a]} axis "
+                                   f"({units} of {g.grid[a]} units, e.g. attention within "
+                                   "windows): per-unit windows not modelled",
+                                   _contract_layout(ops, out_letters, out_shape),
+                                   _grid_of(_contract_layout(ops, out_letters, out_shape)),
+                                   everyone, keep_span=True)
+            mixed_axes.add(a)
+            if st is not None:
+                st = _collapse_axis(g, st, a)
+            mixer = mixer or ctx.mixed(what)
+        if st is None and g.span is not None and mixed_axes >= {0, 1}:
+            st = g.span  # every position of an unknown map mixed: the union of all its units
+        states.append((g, st))
+        plain_letters.append(mine)
+    dims: list[L.Dim] = []
+    for j, x in enumerate(out_letters):
+        dim = None
+        for k, (g, lt) in enumerate(ops):
+            if x in lt and x not in plain_letters[k]:
+                d = g.layout[lt.index(x)]
+                axes = L.dim_axes(d)
+                if axes and all(claimed.get(a, (None,))[0] == k for a in axes):
+                    dim = d
+                    break
+        dims.append(dim if dim is not None and L.dim_size(dim) == out_shape[j]
+                    else L.plain(out_shape[j]))
+    layout = tuple(dims)
+    grid = _grid_of(layout)
+    known = [(g, st) for g, st in states if st is not None]
+    if len(known) != len(states):
+        gs = [replace(g, state=st) for g, st in states]
+        un = ctx.unknown("", layout, grid, gs)
+        if un.state is None:
+            return _Geo(layout, grid, None, next(g.reason for g, st in states if st is None),
+                        span=_spans(gs))
+        return un
+    return _combine(ctx, known, layout, grid, mixer=_first_mixer(g for g, _ in ops) or mixer,
+                    inputs=[g for g, _ in ops])
+
+
+def _letters(n: int, tail: str) -> str:
+    """``n`` letters ending in ``tail``, batch dims right-aligned from the ellipsis pool."""
+    return _ELL[len(_ELL) - (n - len(tail)):] + tail if n > len(tail) else tail[len(tail) - n:]
+
+
+def _matmul_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    node = ctx.node
+    shapes = list(node.in_shapes)
+    tracked = list(node.attrs.get("tracked") or [True] * len(ins))
+    if len(tracked) != 2:
+        if len(ins) == 2:
+            tracked = [True, True]
+        else:
+            return ctx.unknown("matmul operands not recorded", None, (1, 1), ins)
+    it = iter(zip(ins, shapes))
+    nd = [len(next(it)[1]) if t else None for t in tracked]
+    if None in nd:  # the untracked operand's rank: from the output
+        k = nd.index(None)
+        other = nd[1 - k]
+        nd[k] = max(2, len(node.out_shape) - (other - 2)) if other and other >= 2 else 2
+    na, nb = nd
+    if na == 1:
+        la, lb, lo = "k", _letters(nb, "km"), _letters(nb - 1, "m")
+    elif nb == 1:
+        la, lb, lo = _letters(na, "nk"), "k", _letters(na - 1, "n")
+    else:
+        nbatch = max(na, nb) - 2
+        la, lb = _letters(na, "nk"), _letters(nb, "km")
+        lo = _letters(nbatch + 2, "nm")
+    ops = [(g, lt) for g, lt, t in zip(ins + ins, (la, lb), tracked) if t]
+    ops = [(ins[i], lt) for i, lt in enumerate(x for x, t in zip((la, lb), tracked) if t)]
+    return _contract(ctx, ops, lo, "matmul over positions", node.out_shape)
+
+
+def _linear_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    n = len(ctx.node.in_shapes[0])
+    lt = _letters(n, "k")
+    return _contract(ctx, [(g, lt)], lt[:-1] + "o", "linear over positions",
+                     ctx.node.out_shape)
+
+
+def _einsum_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    node = ctx.node
+    eq = node.attrs.get("equation")
+    ndims = node.attrs.get("ndims")
+    tracked = node.attrs.get("tracked")
+    if not isinstance(eq, str) or ndims is None or tracked is None:
+        return ctx.unknown("einsum equation not recorded", None, (1, 1), ins)
+    lhs, _, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ndims):
+        return ctx.unknown("einsum equation does not match its operands", None, (1, 1), ins)
+    ell = max((n - len(t.replace("...", "")) for t, n in zip(terms, ndims) if "..." in t),
+              default=0)
+    full = []
+    for t, n in zip(terms, ndims):
+        k = n - len(t.replace("...", ""))
+        full.append(t.replace("...", _ELL[len(_ELL) - k:] if k else ""))
+    if not _:
+        once = sorted(c for c in set("".join(terms).replace(".", ""))
+                      if "".join(terms).count(c) == 1)
+        rhs = ("..." if ell else "") + "".join(once)
+    rhs = rhs.replace("...", _ELL[len(_ELL) - ell:] if ell else "")
+    it = iter(ins)
+    ops = [(next(it), lt) for lt, tr in zip(full, tracked) if tr]
+    return _contract(ctx, ops, rhs, "einsum over positions", node.out_shape)
+
+
+def _attention_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    """softmax(q k^T) v: the keys' and values' positions are mixed into every query."""
+    node = ctx.node
+    if len(ins) < 3:
+        return ctx.unknown("attention with untracked q/k/v", None, (1, 1), ins)
+    q, k, v = ins[:3]
+    nd = len(node.in_shapes[0])
+    if _lower(node) == "multiheadattention":
+        if nd == 2:
+            lq, lk, lv, ll, lo = "le", "se", "se", "ls", "le"
+        elif node.attrs.get("batch_first"):
+            lq, lk, lv, ll, lo = "nle", "nse", "nse", "nls", "nle"
+        else:
+            lq, lk, lv, ll, lo = "lne", "sne", "sne", "nls", "lne"
+    else:
+        lq, lk, lv = _letters(nd, "ld"), _letters(nd, "sd"), _letters(nd, "se")
+        ll, lo = _letters(nd, "ls"), _letters(nd, "le")
+    size: dict[str, int] = {}
+    for g, lt in ((q, lq), (k, lk)):
+        if g.layout is not None:
+            for x, d in zip(lt, g.layout):
+                size[x] = max(size.get(x, 1), L.dim_size(d))
+    logits = _contract(ctx, [(q, lq), (k, lk)], ll, "attention", [size.get(x, 1) for x in ll])
+    if logits.layout is not None:  # sizes of the logits' plain dims do not matter below
+        logits = _Geo(tuple(d if L.dim_axes(d) else L.plain(1) for d in logits.layout),
+                      logits.grid, logits.state, logits.reason, logits.mixer)
+    return _contract(ctx, [(logits, ll), (v, lv)], lo, "attention", node.out_shape)
+
+
+# ---- dispatch -------------------------------------------------------------------------------
+
+def _adapt(g: _Geo, shape: Sequence[int], producer: Node) -> _Geo:
+    """A producer's geometry as one consumer sees it (a piece of a split has other sizes)."""
+    if g.layout is None or tuple(L.dim_size(d) for d in g.layout) == tuple(shape):
+        return g
+    layout = L.with_sizes(g.layout, shape)
+    if layout is None:
+        return _Geo(None, (1, 1), None, reason=f"a piece of {producer.type} cut along a pixel "
+                                                f"axis (offset not recorded) ({producer.type} "
+                                                f"at {producer.name})") if g.state is not None \
+            else _Geo(None, (1, 1), None, g.reason)
+    return replace(g, layout=layout)
+
+
+def _node_geo(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    node = ctx.node
+    t = _lower(node)
+    if not ins:
+        return _Geo(None, (1, 1), None, reason=f"no traced input ({ctx.where()})")
+    if node.attrs.get("opaque"):
+        return ctx.unknown(f"opaque node: {node.attrs['opaque']}", None, (1, 1), ins)
+    if t in _CONSTANT_MAKERS:
+        return _Geo(tuple(L.plain(n) for n in node.out_shape), (1, 1), ({}, {}))
+    lost = [g for g in ins if g.layout is None]
+    if lost:  # the first reason travels on; the node after an unknown op never gets a number
+        res = ctx.unknown("", None, (1, 1), ins)
+        return res if res.state is not None else _Geo(None, (1, 1), None, lost[0].reason)
+    one = ins[0]
+    if t in _ATTENTION:
+        return _attention_op(ctx, ins)
+    if t in ("matmul", "mm", "bmm"):
+        return _matmul_op(ctx, ins)
+    if t == "einsum":
+        return _einsum_op(ctx, ins)
+    if t in ("linear", "lazylinear") and len(ins) == 1:
+        return _linear_op(ctx, one)
+    if t in _CATS:
+        return _cat_op(ctx, ins)
+    if t == "stack":
+        return _stack_op(ctx, ins)
+    if len(ins) == 1:
+        if node.kernel is not None and not _is_adaptive(node):
+            return _window_op(ctx, one)
+        if t in _PAD_TYPES or t.endswith("pad2d"):
+            return _pad_op(ctx, one)
+        if _is_adaptive(node):
+            return _adaptive_op(ctx, one)
+        if _is_resize(node):
+            return _resize_op(ctx, one)
+        if t in _PERMUTES:
+            return _permute_op(ctx, one)
+        if t in _RESHAPES:
+            return _reshape_op(ctx, one)
+        if t in ("getitem", "narrow"):
+            return _index_op(ctx, one)
+        if t in _SPLITS or t == "unbind":
+            return _split_op(ctx, one)
+        if t in ("roll", "flip"):
+            return _roll_op(ctx, one)
+        if t in _MIX_ALONG:
+            return _mix_along_op(ctx, one)
+        if t in _REDUCTIONS and ("dim" in node.attrs or tuple(node.out_shape)
+                                 != tuple(node.in_shapes[0])):
+            return _reduce_op(ctx, one)
+    return _elementwise(ctx, ins)
+
+
+# ---------------------------------------------------------------------------------------------
+# reporting
 
 
 def _report_axis(ax: Axis, n_out: int) -> tuple[int, int, int | float, int, bool]:
@@ -416,49 +1083,90 @@ def _report_axis(ax: Axis, n_out: int) -> tuple[int, int, int | float, int, bool
     return size, max(1, smin), stride, math.floor(-lo), aligned
 
 
+def _report(node: Node, g: _Geo, image: Grid) -> ReceptiveField | None:
+    if g.layout is None:
+        if len(node.out_shape) >= 3 and g.state is None:
+            return ReceptiveField.unknown(g.reason or f"geometry lost at {node.name}")
+        return None
+    if not L.is_map(g.layout, g.grid):
+        return None
+    if g.state is None:
+        return ReceptiveField.unknown(g.reason or f"geometry lost at {node.name}", grid=g.grid)
+    if not g.state[0] or not g.state[1]:
+        return None  # a constant: no path from the input
+    whole = _whole(g.state, image)
+    if all(whole):
+        return ReceptiveField.whole(image, g.mixer or f"all positions mixed by {node.name}",
+                                    grid=g.grid)
+    axes = [(n, n, 0, 0, True) if w else _report_axis(ax, gr)
+            for ax, gr, w, n in zip(g.state, g.grid, whole, image)]
+    h, w = axes
+    phase = next((c.approx for ax, wh in zip(g.state, whole) if not wh
+                  for c in ax.values() if c.approx), "")
+    if phase:  # an envelope, not a number a probe would measure at every unit
+        return ReceptiveField.unknown(
+            f"the window depends on the output unit's phase after a fractional stride "
+            f"({phase}); at most {h[0]}x{w[0]} px", grid=g.grid, bound=(h[0], w[0]))
+    return ReceptiveField(size=(h[0], w[0]), min_size=(h[1], w[1]), stride=(h[2], w[2]),
+                          padding=(h[3], w[3]), aligned=h[4] and w[4], grid=g.grid)
+
+
+def _geometries(graph: Graph) -> dict[str, _Geo] | None:
+    inp = graph.input
+    if len(inp.out_shape) != 4:
+        return None
+    image = (int(inp.out_shape[2]), int(inp.out_shape[3]))
+    unit = _Class(_ZERO, _ZERO, _ZERO, _ZERO, _ONE)
+    geos: dict[str, _Geo] = {inp.name: _Geo(L.nchw(inp.out_shape), image,
+                                            ({_ONE: unit}, {_ONE: unit}))}
+    for node in graph.nodes[1:]:
+        ins = [_adapt(geos[n], shp, graph[n]) for n, shp in zip(node.inputs, node.in_shapes)]
+        geos[node.name] = _node_geo(_Ctx(node, image), ins)
+    return geos
+
+
 def receptive_fields(graph: Graph) -> dict[str, ReceptiveField | None]:
-    """The receptive field of every node (``None`` where the output is not a spatial map, or
-    where an op changes the grid in a way archlens does not model — then also downstream).
+    """The receptive field of every node: ``exact``, ``global`` or ``unknown`` (with the reason:
+    the op whose geometry is not known), or ``None`` where the output holds no map of the image
+    (a flattened vector, logits, a 1-d or 3-d input model).
 
     The input node gets size 1, stride 1, padding 0. Linear in the number of nodes.
     """
-    states: dict[str, State] = {}
-    shapes: dict[str, tuple[int, ...]] = {}
-    result: dict[str, ReceptiveField | None] = {}
-    unit = _Class(_ZERO, _ZERO, _ZERO, _ZERO, _ONE)
-    for i, node in enumerate(graph.nodes):
-        shapes[node.name] = tuple(node.out_shape)
-        if i == 0:
-            st: State = ({_ONE: unit}, {_ONE: unit})
-        else:
-            st = _node_state(node, [(states[n], shapes[n]) for n in node.inputs])
-        states[node.name] = st
-        sp = _spatial(node.out_shape)
-        if st is None or len(node.out_shape) != 4 or sp is None or not st[0] or not st[1]:
-            result[node.name] = None
-            continue
-        h = _report_axis(st[0], sp[0])
-        w = _report_axis(st[1], sp[1])
-        result[node.name] = ReceptiveField(size=(h[0], w[0]), min_size=(h[1], w[1]),
-                                           stride=(h[2], w[2]), padding=(h[3], w[3]),
-                                           aligned=h[4] and w[4])
-    return result
+    geos = _geometries(graph)
+    if geos is None:
+        return {n.name: None for n in graph.nodes}
+    inp = graph.input
+    image = (int(inp.out_shape[2]), int(inp.out_shape[3]))
+    return {n.name: _report(n, geos[n.name], image) for n in graph.nodes}
 
 
-def _post_global(graph: Graph) -> set[str]:
-    """Nodes at or after a global pool on a 1x1 grid (the head: dropout, 1x1 convs of the
-    classifier ...). An SE block's gate multiplied back onto a full map is *not* post-global."""
+def _post_global(graph: Graph, rfs: Mapping[str, ReceptiveField | None]) -> set[str]:
+    """Nodes at or after the global pool: on a 1x1 grid (or not a map any more) with an input
+    that was a larger map or is itself post-global (the head: dropout, 1x1 convs of the
+    classifier, flatten ...). An SE gate multiplied back onto a full map is *not* post-global."""
     post: set[str] = set()
+
+    def grid(name: str) -> tuple[int, int] | None:
+        rf = rfs.get(name)
+        if rf is not None and rf.grid is not None:
+            return tuple(rf.grid)  # type: ignore[return-value]
+        n = graph[name]
+        return _spatial(n.out_shape) if len(n.out_shape) == 4 and rf is not None else None
+
     for node in graph.nodes[1:]:
-        sp = _spatial(node.out_shape) if len(node.out_shape) == 4 else None
-        if is_global_pool(node) or (sp == (1, 1) and any(i in post for i in node.inputs)):
+        g = grid(node.name)
+        if g is not None and g != (1, 1):
+            continue
+        if is_global_pool(node) or any(i in post for i in node.inputs) or (
+                g == (1, 1) and any((grid(i) or (1, 1)) != (1, 1) for i in node.inputs)):
             post.add(node.name)
     return post
 
 
 def feature_node(graph: Graph, rfs: Mapping[str, ReceptiveField | None]) -> str | None:
     """Name of the last node (in execution order, among the ancestors of the graph's outputs)
-    whose output is still a spatial map before global pooling; ``None`` for non-spatial models."""
+    whose output is still a map of the image (NCHW, channels-last or tokens) before global
+    pooling, whatever its status; ``None`` for models without one."""
     wanted: set[str] = set()
     stack = [o for o in graph.outputs if o in graph] or [graph.nodes[-1].name]
     while stack:
@@ -466,14 +1174,30 @@ def feature_node(graph: Graph, rfs: Mapping[str, ReceptiveField | None]) -> str 
         if n not in wanted:
             wanted.add(n)
             stack.extend(graph[n].inputs)
-    post = _post_global(graph)
+    post = _post_global(graph, rfs)
+    best = None
     for node in reversed(graph.nodes[1:]):
-        if node.name in wanted and node.name not in post and rfs.get(node.name) is not None:
-            return node.name
-    return None
+        if node.name in wanted and node.name not in post and rfs.get(node.name) is not None \
+                and len(node.out_shape) >= 3:  # (N, C) vectors are heads, not maps
+            best = node.name
+            break
+    if best is None:
+        return None
+    # a chain of pure layout ops (permute, view ...) ending there: name where the map was made
+    while True:
+        n = graph[best]
+        if _lower(n) in _PERMUTES | _RESHAPES | {"contiguous"} and len(n.inputs) == 1 \
+                and rfs.get(n.inputs[0]) == rfs[best] and n.inputs[0] != graph.input.name:
+            best = n.inputs[0]
+            continue
+        return best
 
 
 def feature_rf(graph: Graph, rfs: Mapping[str, ReceptiveField | None]) -> ReceptiveField | None:
-    """The receptive field at :func:`feature_node` (the network's "feature RF")."""
+    """The receptive field at :func:`feature_node` (the network's "feature RF"), carrying its
+    status and the node it was measured at (``node``)."""
     name = feature_node(graph, rfs)
-    return None if name is None else rfs[name]
+    if name is None:
+        return None
+    rf = rfs[name]
+    return None if rf is None else replace(rf, node=name)

@@ -69,3 +69,25 @@ def pair(p: Sequence[int] | None) -> str:
     if not p:
         return ""
     return str(p[0]) if len(set(p)) == 1 else "x".join(str(v) for v in p)
+
+
+def rf(field, short: bool = False) -> str:
+    """One receptive field with its status, the one wording every renderer uses:
+
+    ``"1311 px"`` (exact; ``"35x1311 px"`` when H and W differ), ``"global (whole input, 299 px)
+    -- attention in blocks.0.attn"``, ``"unknown -- <reason naming the op>"``, ``"n/a"`` (the
+    node holds no map of the image). ``short``: the table-cell form (``"1311"``, ``"global"``,
+    ``"unknown"``) under a column headed "RF (px)". The reason text comes from the model (module
+    names): sanitise it for the sink like any model-supplied name.
+    """
+    if field is None:
+        return "n/a"
+    status = getattr(field, "status", "exact")
+    if status == "unknown":
+        return "unknown" if short else f"unknown -- {field.reason or 'reason not recorded'}"
+    if status == "global":
+        if short:
+            return "global"
+        return (f"global (whole input, {pair(field.size)} px)"
+                + (f" -- {field.reason}" if field.reason else ""))
+    return pair(field.size) if short else f"{pair(field.size)} px"

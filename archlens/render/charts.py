@@ -206,7 +206,7 @@ def receptive_field(a: Analysis) -> go.Figure:
     with the input size as the reference line."""
     layers = list(a.graph.layers)
     idx = {n.name: i for i, n in enumerate(layers)}
-    rf = [n for n in layers if n.rf is not None and n.is_spatial]
+    rf = [n for n in layers if n.rf is not None and n.rf.known and n.is_spatial]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         row_heights=[0.62, 0.38])
     xs = [idx[n.name] for n in rf]
@@ -231,7 +231,9 @@ def receptive_field(a: Analysis) -> go.Figure:
     if len(inp) == 4:
         fig.add_hline(y=inp[2], row=1, col=1, line=dict(color="#546e7a", dash="dash"),
                       annotation_text=f"input {inp[2]} px", annotation_position="top left")
-    if a.feature_rf is not None:
+    if a.feature_rf is not None and a.feature_rf.status != "exact":
+        sub = f"feature RF {fmt.rf(a.feature_rf)}"
+    elif a.feature_rf is not None:
         sub = (f"feature RF {fmt.pair(a.feature_rf.size)} px, "
                f"stride {fmt.pair(a.feature_rf.stride)} px")
     else:

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from archlens.analysis import Analysis
 from archlens.graph import Graph, Node, ReceptiveField
+from archlens.render._numbers import rf as fmt_rf
 from archlens.sanitize import for_terminal
 
 MIN_ROWS = 12   # "blocks": the shallowest depth giving at least this many rows ...
@@ -97,10 +98,7 @@ def _shape(s: Sequence[int]) -> str:
 
 
 def _rf(rf: ReceptiveField | None) -> str:
-    if rf is None:
-        return "n/a"
-    h, w = rf.size
-    return f"{h}" if h == w else f"{h}x{w}"
+    return fmt_rf(rf, short=True)
 
 
 def sort_rows(rows: list[Row], by: str) -> list[Row]:
@@ -173,8 +171,13 @@ class AnalysisView:
             "the execution order)",
         ]
         frf = a.feature_rf
-        if frf is not None:
-            where = self._feature_node()
+        if frf is not None and frf.status != "exact":
+            where = frf.node or self._feature_node()
+            lines.append(f"Feature receptive field"
+                         f"{f' (at {for_terminal(where)})' if where else ''}: "
+                         f"{for_terminal(fmt_rf(frf))}")
+        elif frf is not None:
+            where = frf.node or self._feature_node()
             lines.append(
                 f"Feature receptive field{f' (at {where})' if where else ''}: "
                 f"{frf.size[0]}x{frf.size[1]} px (smallest path {frf.min_size[0]}x"

@@ -36,7 +36,8 @@ def summary_rows(a: Analysis) -> list[tuple[str, str]]:
         ("MACs", f"{fmt.macs(t.macs)} ({t.macs:,} multiply-accumulates)"),
         ("Paper-profile MACs (conv + linear)", f"{fmt.macs(t.paper_macs)} ({t.paper_macs:,})"),
         ("Feature receptive field", f"{fmt.pair(rf.size)} px, effective stride "
-                                    f"{fmt.pair(rf.stride)} px" if rf else "n/a"),
+                                    f"{fmt.pair(rf.stride)} px" if rf and rf.status == "exact"
+                                    else fmt.rf(rf)),
         ("Stages", f"{len(a.stages)}: " + " > ".join(s.label for s in a.stages)),
         ("Weights / peak activations", f"{t.weight_bytes / 2**20:.1f} MiB / "
                                        f"{t.peak_activation_bytes / 2**20:.1f} MiB"),

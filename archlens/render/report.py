@@ -241,7 +241,7 @@ def summary(a: Analysis, info: ReportInfo):
     grid.add_row("MACs", f"{fmt.macs(t.macs)} ({t.macs:,}); conv + linear "
                          f"{fmt.macs(t.paper_macs)}")
     grid.add_row("feature RF", f"{fmt.pair(rf.size)} px, stride {fmt.pair(rf.stride)} px"
-                 if rf else "n/a")
+                 if rf and rf.status == "exact" else fmt.rf(rf))
     sev = {s: sum(f.severity == s for f in a.findings) for s in ("error", "warning", "info")}
     grid.add_row("findings", f"{len(a.findings)} ({sev['error']} error, {sev['warning']} "
                              f"warning, {sev['info']} info)")

@@ -22,7 +22,7 @@ def inception():
 
 def test_document_has_the_contract_keys(inception):
     d = json.loads(inception.to_json())
-    assert d["schema"] == "archlens.analysis/1"
+    assert d["schema"] == "archlens.analysis/1.1"
     assert {"model", "input_shape", "units", "totals", "feature_rf", "layers",
             "unsupported_ops", "findings"} <= set(d)
     assert d["model"] == "inception_v3" and d["input_shape"] == [1, 3, 299, 299]

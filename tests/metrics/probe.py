@@ -7,6 +7,13 @@ the edge of a ResNet-152's window weighs ~3^-50 per axis) — feed ones, backpro
 output unit, and read which input pixels got a non-zero gradient. With positive weights nothing
 cancels, so the support is exactly the union of the windows over all paths.
 
+Modern blocks (tests/metrics/test_rf_modern.py): GELU, sigmoid gates and softmax attention keep
+every path positive on the ones input (GELU' > 0 there; softmax weights > 0). Softmax attention's
+*key* path cancels exactly on a constant input (the softmax Jacobian sums to zero against equal
+values), but the *value* path carries every position, so "support = every pixel" is what the
+probe sees when an op mixes all positions -- status ``global``. Cancellation can only hide
+support, never create it, so a probe that sees the whole input is a true global.
+
 Per-axis independence makes deep models affordable: the H extent is measured on a tall, thin
 input (H large, W as small as the network accepts) by summing the whole centre row, and W on a
 wide, short one.
@@ -66,8 +73,33 @@ def max_pool_as_avg() -> Iterator[None]:
         F.max_pool2d, F.adaptive_max_pool2d = _REAL_MAX_POOL, _REAL_ADAPTIVE_MAX
 
 
-def prepare(model: nn.Module) -> nn.Module:
-    """In place: float64, eval, positive averaging weights, zero biases, norms -> Identity."""
+_REAL_NORMS = {name: getattr(F, name) for name in ("layer_norm", "group_norm", "batch_norm",
+                                                   "instance_norm")}
+
+
+@contextlib.contextmanager
+def norms_as_identity() -> Iterator[None]:
+    """Functional normalisations (``F.layer_norm`` inside timm's LayerNorm2d, a user's
+    ``F.group_norm``) pass their input through, as :func:`prepare` does for norm *modules*: on the
+    probe's constant input they would output zeros and hide every path (and their statistics'
+    coupling is not counted as receptive field, docs/receptive-field.md)."""
+    for name in _REAL_NORMS:
+        setattr(F, name, lambda x, *a, **k: x)
+    try:
+        yield
+    finally:
+        for name, fn in _REAL_NORMS.items():
+            setattr(F, name, fn)
+
+
+def prepare(model: nn.Module, jitter: int | None = None) -> nn.Module:
+    """In place: float64, eval, positive averaging weights, zero biases, norms -> Identity.
+
+    ``jitter`` (a seed): weights ``(1 + U[0, 1)) / fan_in`` instead of ``1 / fan_in`` -- still
+    positive, but no longer equal, so a softmax *gate* over equal branches (ResNeSt's split
+    attention, SK) does not cancel exactly: with identical branches the gate's gradient is
+    ``sum_r p_r (delta - p) x_r = 0`` and the probe would miss the gate's global path."""
+    gen = torch.Generator().manual_seed(jitter) if jitter is not None else None
     for name, mod in list(model.named_modules()):
         for cname, child in list(mod.named_children()):
             if "Norm" in type(child).__name__:
@@ -78,6 +110,8 @@ def prepare(model: nn.Module) -> nn.Module:
             w = getattr(mod, "weight", None)
             if isinstance(w, torch.Tensor) and w.dim() >= 2:
                 w.fill_(1.0 / w[0].numel())
+                if gen is not None:
+                    w.mul_(1 + torch.rand(w.shape, generator=gen, dtype=w.dtype))
             b = getattr(mod, "bias", None)
             if isinstance(b, torch.Tensor):
                 b.zero_()
@@ -104,7 +138,7 @@ def probe(run: Callable[[torch.Tensor], torch.Tensor], input_shape: tuple[int, .
     input); 1: the whole centre column. Returns (row extent, column extent, (h, w) of the map).
     """
     x = torch.ones(input_shape, dtype=torch.float64, requires_grad=True)
-    with max_pool_as_avg():
+    with max_pool_as_avg(), norms_as_identity():
         y = run(x)
     h, w = y.shape[-2:]
     ch, cw = (h - 1) // 2, (w - 1) // 2

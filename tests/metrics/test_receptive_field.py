@@ -154,11 +154,14 @@ def test_paths_with_different_jumps():
 def test_global_pool_covers_the_map_and_feature_rf_stops_before_it():
     spec = [conv("x", 3, 2, 1), ("relu", "n0"), ("gap", "n1")]
     g, rfs, _ = analyse(spec, hw=(16, 16))
-    # relu: 3 (j2, pad 1); gap over 8 units: 3 + 7*2 = 17, padding 1 (the padded border counts)
-    assert rfs["n2"].size == (17, 17) and rfs["n2"].padding == (1, 1)
+    # relu: 3 (j2, pad 1); the gap's one unit sees units 0..7, [-1, 1] .. [13, 15]: every pixel
+    # of the 16 px input -> status global, size = the input
+    assert rfs["n2"].status == "global" and rfs["n2"].size == (16, 16)
+    assert rfs["n2"].reason == "global pooling in n2" and rfs["n2"].grid == (1, 1)
     assert is_global_pool(g["n2"]) and not is_global_pool(g["n0"])
     assert feature_node(g, rfs) == "n1"
-    assert feature_rf(g, rfs).size == (3, 3)
+    frf = feature_rf(g, rfs)
+    assert frf.size == (3, 3) and frf.status == "exact" and frf.node == "n1"
 
 
 def test_se_gate_broadcast_makes_the_field_global():
@@ -166,8 +169,9 @@ def test_se_gate_broadcast_makes_the_field_global():
     spec = [conv("x", 3, 1, 1), ("gap", "n0"), conv("n1", 1), ("mulgate", "n0", "n2")]
     g, rfs, _ = analyse(spec, hw=(10, 10))
     rf = rfs["n3"]
-    # gap window: conv's unit windows [-1, 1] .. [8, 10]: [-1, 10] -> 12 px
-    assert rf.size == (12, 12) and rf.min_size == (3, 3) and rf.padding == (1, 1)
+    # gap window: conv's unit windows [-1, 1] .. [8, 10]: [-1, 10] covers the 10 px input, and the
+    # gate multiplies every unit: global (the probe sees all 10 x 10 pixels)
+    assert rf.status == "global" and rf.size == (10, 10) and rf.reason == "global pooling in n1"
     assert feature_node(g, rfs) == "n3"  # the gated map is still a full-size map
 
 
@@ -192,7 +196,12 @@ def test_flatten_then_linear_is_none_and_unknown_resize_propagates_none():
              Node(name="after", type="relu", kind="function", module="", inputs=("mystery",),
                   in_shapes=((1, 2, 5, 5),), out_shape=(1, 2, 5, 5))]
     rfs = receptive_fields(Graph(nodes=tuple(nodes), outputs=("flat",)))
-    assert rfs["flat"] is None and rfs["mystery"] is None and rfs["after"] is None
+    assert rfs["flat"] is None  # channels and pixels in one dim: not a map
+    # an op whose output does not broadcast from its input: unknown, the reason names it, and
+    # the node after it does not inherit a number
+    for name in ("mystery", "after"):
+        assert rfs[name].status == "unknown" and rfs[name].size is None
+        assert "frobnicate at mystery" in rfs[name].reason
 
 
 # ---- fractional strides: envelopes that bound the probe ---------------------------------------
@@ -209,9 +218,12 @@ def test_fractional_stride_envelope_bounds_the_probe(spec, hw):
     prepare(net)
     rows, cols, _ = probe(net, (1, 2, *hw))
     measured = (rows[1] - rows[0] + 1, cols[1] - cols[0] + 1)
-    assert all(m <= s for m, s in zip(measured, rf.size)), (measured, rf)
     if spec[1][0] == "convT" and spec[1][4] == (1, 1):  # stride-1 transposed conv is exact
-        assert measured == rf.size
+        assert rf.status == "exact" and measured == rf.size
+    else:  # phase-dependent: unknown, naming the op, with an upper bound the probe respects
+        assert rf.status == "unknown" and rf.size is None and "phase" in rf.reason
+        assert g["n1"].type in rf.reason
+        assert all(m <= s for m, s in zip(measured, rf.bound)), (measured, rf)
 
 
 # ---- scale ------------------------------------------------------------------------------------

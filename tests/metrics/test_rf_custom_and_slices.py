@@ -101,7 +101,9 @@ def test_advanced_index_is_not_a_crop():
 
     graph = trace_graph(M(), (1, 2, 8, 8))
     node = graph.layers[0]
-    assert "index" not in node.attrs and receptive_fields(graph)[node.name] is None
+    rf = receptive_fields(graph)[node.name]
+    assert "index" not in node.attrs and rf.status == "unknown" and rf.size is None
+    assert "advanced" in rf.reason and "getitem" in rf.reason
 
 
 # ---- user-written childless modules ------------------------------------------------------------

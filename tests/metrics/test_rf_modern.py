@@ -1,0 +1,181 @@
+"""Receptive-field status on modern blocks, each checked against the gradient probe (probe.py).
+
+``exact``: the analytic window of the centre unit equals the probe's support (size, stride and
+padding at once; every input is sized so the window lies inside the image). ``global``: the
+probe's support is the whole input (and the input is larger than any window the block's convs
+alone could reach). ``unknown``: no number, and the reason names the op that broke the geometry.
+The blocks are small re-implementations (modern_blocks.py) on 8 channels: float64 stays cheap.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from archlens.engine import trace_graph
+from archlens.metrics.receptive_field import feature_node, feature_rf, receptive_fields
+from archlens.metrics import rf_layout as L
+
+from . import modern_blocks as mb
+from .probe import prepare, probe
+
+
+def _analyse(model, size: int):
+    g = trace_graph(model.eval(), (1, 3, size, size))
+    rfs = receptive_fields(g)
+    return g, rfs, rfs[g.outputs[0]]
+
+
+def _probe(model, size: int):
+    prepare(model, jitter=0)  # unequal positive weights: gates over equal branches do not cancel
+    rows, cols, hw = probe(model, (1, 3, size, size))
+    return rows, cols, hw
+
+
+def _assert_exact(model, size: int, rf):
+    assert rf.status == "exact" and rf.reason == "", rf
+    rows, cols, hw = _probe(model, size)
+    assert hw == rf.grid
+    for (lo, hi), s, j, p, n in zip((rows, cols), rf.size, rf.stride, rf.padding, hw):
+        c = (n - 1) // 2
+        start = c * j - p
+        assert 0 < start and start + s - 1 < size - 1, "test input too small for the window"
+        assert (lo, hi) == (start, start + s - 1), (rows, cols, rf)
+
+
+def _assert_global(model, size: int, rf, mixer: str):
+    assert rf.status == "global" and rf.size == (size, size) and rf.stride == (0, 0), rf
+    assert mixer in rf.reason, rf.reason
+    rows, cols, _ = _probe(model, size)
+    assert rows == (0, size - 1) and cols == (0, size - 1)
+
+
+EXACT = [
+    # (model, input size, analytic size, stride): hand arithmetic in the comments
+    # stem 4/4: 4 (j4); each dw 7x7 adds 6*4 = 24: 28, 52; down 2x2/2 adds 4: 56 (j8); one more
+    # dw 7x7 adds 6*8 = 48: 104. LayerNorm / Linear on channels-last are pointwise.
+    (mb.ConvNeXtStack, 160, 104, 8),
+    # conv 3/2 (3, j2), maxpool 3/2 (7, j4); unit/2: dw 3x3/2 (15, j8); two stride-1 units: +16
+    # each on the branch (31, 47); chunk, cat and the channel shuffle keep the geometry
+    (mb.ShuffleNetUnits, 64, 47, 8),
+    # stem 3/2 valid (3, j2); sep 7x7/2 then 7x7: +6*2 + 6*4 = 39; sep3 after sep 5/2 + 7/2 max:
+    # b0 (39, j4) -> b3 = 39 + 2*4 + 2*4 = 55 (the widest branch; the shifted 1/2 path is inside)
+    (mb.NASNetCells, 63, 55, 4),
+    # TF same: 3/2 (3, j2), dw 5/2 (+8: 11, j4), max 3/2 (+8: 19, j8), dil-2 3x3 (+32: 51)
+    (mb.TFSameNet, 61, 51, 8),
+    # WSConv2d 7/2 (7, j2), maxpool 3/2 (11, j4), dilated 3x3 d2 (+16: 27)
+    (mb.WSNet, 64, 27, 4),
+]
+
+
+@pytest.mark.parametrize("cls, size, want, stride", EXACT, ids=[c[0].__name__ for c in EXACT])
+def test_exact_fields_equal_the_probe(cls, size, want, stride, monkeypatch):
+    monkeypatch.setattr(mb.WSConv2d, "standardize", False)  # same geometry, probe-able weights
+    model = cls()
+    g, rfs, rf = _analyse(model, size)
+    assert rf.size == (want, want) and rf.stride == (stride, stride)
+    _assert_exact(model, size, rf)
+    frf = feature_rf(g, rfs)
+    assert frf.status == "exact" and frf.size == rf.size and frf.node == feature_node(g, rfs)
+
+
+def test_wsconv_subclass_is_opened_and_keeps_its_geometry():
+    g = trace_graph(mb.WSNet().eval(), (1, 3, 64, 64))
+    convs = [n for n in g.layers if n.type == "conv2d"]
+    assert [(n.kernel, n.stride, n.padding, n.dilation) for n in convs] == [
+        ((7, 7), (2, 2), (3, 3), (1, 1)), ((3, 3), (1, 1), (2, 2), (2, 2))]
+
+
+GLOBAL = [
+    (mb.SENet, 16, "global pooling in se.mean"),
+    (mb.ResNeStBlock, 16, "global pooling in sa.mean"),
+    (lambda: mb.ViTLayer(fused=True), 32, "attention in attn.scaled_dot_product_attention"),
+    (lambda: mb.ViTLayer(fused=False), 32, "matmul over positions in attn.matmul"),
+    (lambda: mb.ViTLayer(torch_mha=True), 32, "attention in attn"),
+    (mb.EinsumAttention, 16, "einsum over positions in einsum"),
+    # two window blocks at 8x8 (unknown per unit), patch merging to 4x4, then one window of 4
+    # covering the whole map: every unit sees the union of all units -- the whole image
+    (mb.SwinPair, 32, "matmul over positions in last.attn.matmul"),
+]
+
+
+@pytest.mark.parametrize("make, size, mixer", GLOBAL,
+                         ids=["se", "resnest", "vit-sdpa", "vit-matmul", "vit-mha", "einsum",
+                              "swin-last-window"])
+def test_global_fields_are_the_whole_input_by_the_probe(make, size, mixer):
+    model = make()
+    g, rfs, rf = _analyse(model, size)
+    _assert_global(model, size, rf, mixer)
+    assert feature_rf(g, rfs).status == "global"
+
+
+def test_vit_feature_node_is_the_token_map_not_the_patch_embedding():
+    g, rfs, _ = _analyse(mb.ViTLayer(), 32)
+    frf = feature_rf(g, rfs)
+    # the tokens after the encoder layer (x[:, 1:] drops the class token), not the patch conv
+    assert frf.node == "getitem" and frf.status == "global" and frf.size == (32, 32)
+    tokens = rfs["add#3"]  # N x 17 x C with the class token: still a map of the 4 x 4 patches
+    assert tokens.status == "global" and tokens.grid == (4, 4)
+
+
+@pytest.mark.parametrize("make, size, op", [
+    (mb.SwinWindows, 32, "matmul at blocks.0.attn.matmul"),
+    (lambda: mb.EinsumAttention(window=4), 16, "einsum at einsum"),
+], ids=["swin-windows", "maxvit-block-einsum"])
+def test_attention_within_windows_is_unknown_with_the_op_named(make, size, op):
+    model = make()
+    g, rfs, rf = _analyse(model, size)
+    assert rf.status == "unknown" and rf.size is None and rf.stride is None
+    assert "within windows" in rf.reason and op in rf.reason
+    frf = feature_rf(g, rfs)
+    assert frf.status == "unknown" and frf.reason == rf.reason
+    # never a silent number from an earlier node: everything after the first window is unknown
+    after = g.position(op.split(" at ")[1])
+    assert all(rfs[n.name] is None or rfs[n.name].status != "exact" for n in g.nodes[after:])
+
+
+def test_shifted_windows_roll_is_named_when_it_comes_first():
+    block = mb.SwinBlock(8, 4, 2)
+
+    class OnlyShift(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch = torch.nn.Conv2d(3, mb.C, 4, 4)
+            self.block = block
+
+        def forward(self, x):
+            return self.block(self.patch(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    g, rfs, rf = _analyse(OnlyShift(), 32)
+    assert rf.status == "unknown" and "cyclic shift along the H/W axis" in rf.reason
+    assert "roll at block.roll" in rf.reason
+
+
+@pytest.mark.parametrize("use_size", [False, True], ids=["scale_factor", "size=x.shape"])
+def test_hrnet_fusion_low_branch_exact_high_branch_bounded(use_size):
+    model = mb.HRFusion(use_size)
+    g, rfs, rf = _analyse(model, 32)
+    # low: stem 3/2 (3, j2), to_low 3/2 (7, j4), low 3x3 (15); the high path through
+    # high_to_low 3/2: 3 + 4 + 4 = 11 -- inside; size 15, stride 4
+    assert rf.size == (15, 15) and rf.stride == (4, 4)
+    _assert_exact(model, 32, rf)
+    model = mb.HRFusion(use_size)
+    model.out = "high"
+    g, rfs, rf = _analyse(model, 32)
+    # nearest x2 upsampling: the window depends on the unit's phase -> unknown, bounded
+    assert rf.status == "unknown" and "phase" in rf.reason and "interpolate" in rf.reason
+    rows, cols, _ = _probe(model, 32)
+    assert rows[1] - rows[0] + 1 <= rf.bound[0] and cols[1] - cols[0] + 1 <= rf.bound[1]
+
+
+def test_layout_algebra_window_partition_round_trip():
+    lay = L.nchw((1, 8, 8, 8))
+    nhwc = L.permute(lay, (0, 2, 3, 1))
+    parts = L.reshape(nhwc, (1, 2, 4, 2, 4, 8))
+    assert parts[1] == (L.seg(2, ((0, 2, 4),)),) and parts[2] == (L.seg(4, ((0, 4, 1),)),)
+    win = L.reshape(L.permute(parts, (0, 1, 3, 2, 4, 5)), (4, 16, 8))
+    assert L.dim_axes(win[0]) == {0, 1} and L.dim_axes(win[1]) == {0, 1}
+    back = L.reshape(L.permute(L.reshape(win, (1, 2, 2, 4, 4, 8)), (0, 1, 3, 2, 4, 5)),
+                     (1, 8, 8, 8))
+    assert back == nhwc and L.is_map(back, (8, 8))
+    assert not L.is_map(L.reshape(lay, (1, 512)), (8, 8))  # channels and pixels in one dim
+    assert L.reshape(lay, (1, 8, 3, 21)) is None  # 64 pixels cut unevenly: unknown
