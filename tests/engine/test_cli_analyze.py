@@ -49,7 +49,7 @@ def test_json_stdout_only(capsys):
     assert main(["analyze", "lenet5", "--json", "-"]) == 0
     out = capsys.readouterr().out
     d = json.loads(out)  # nothing but the document on stdout
-    assert d["schema"] == "archlens.analysis/1" and d["totals"]["params"] == 60_000
+    assert d["schema"] == "archlens.analysis/1.1" and d["totals"]["params"] == 60_000
 
 
 def test_json_file_written_atomically(tmp_path, capsys):

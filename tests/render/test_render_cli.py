@@ -31,7 +31,7 @@ def test_report_and_compare_commands(tmp_path, capsys):
     rep = tmp_path / "rep"
     assert main(["report", MODEL, "--out", str(rep), "--no-png"]) == 0
     doc = json.loads((rep / "analysis.json").read_text())
-    assert doc["schema"] == "archlens.analysis/1" and doc["model"] == MODEL
+    assert doc["schema"] == "archlens.analysis/1.1" and doc["model"] == MODEL
     out = capsys.readouterr().out
     assert "report.html, report.md, graph.svg" in out and "charts/: 5 .html" in out
     cmp_ = tmp_path / "cmp"
