@@ -671,7 +671,9 @@ def tab_rf(a, sel: Selection) -> None:
     effective-stride grid, and (on request) the measured effective receptive field."""
     from archlens.render import erf as erf_render
     layer = selected_layer(a)
-    spatial = [n.name for n in a.graph.layers if n.is_spatial and n.rf is not None]
+    # layers with a window to draw: exact fields (global / unknown ones have none)
+    spatial = [n.name for n in a.graph.layers
+               if n.is_spatial and n.rf is not None and n.rf.status == "exact"]
     if not spatial:
         st.info("No layer of this model has a spatial output: there is no receptive field "
                 "to draw.")
@@ -680,7 +682,8 @@ def tab_rf(a, sel: Selection) -> None:
         st.caption("The selected layer has no spatial receptive field; showing the last "
                    "spatial layer (pick another below)." if layer else
                    "No layer selected; showing the last spatial layer (pick another below).")
-        layer = spatial[-1]
+        frf = a.feature_rf
+        layer = frf.node if frf is not None and frf.node in spatial else spatial[-1]
     n = a.graph[layer]
     c1, c2 = st.columns([2, 1])
     key = "layer_pick_rf"

@@ -312,7 +312,8 @@ def _factor_pair(pair_side: Analysis, pus: dict[str, Unit], first: Unit, single:
 
 
 def _rf(u: Unit | None) -> Pair | None:
-    return tuple(u.last.rf.size) if u is not None and u.last.rf is not None else None
+    return (tuple(u.last.rf.size) if u is not None and u.last.rf is not None
+            and u.last.rf.known else None)
 
 
 def _change(name, status, kinds, ua: Sequence[Unit], ub: Sequence[Unit], desc_a=None,
@@ -375,7 +376,8 @@ def _align(a: Analysis, b: Analysis) -> tuple[list[Change], int, int, int, int]:
 
 def _totals(a: Analysis, b: Analysis) -> tuple[Total, ...]:
     def rf(x: Analysis) -> int:
-        return int(x.feature_rf.size[0]) if x.feature_rf is not None else 0
+        return (int(x.feature_rf.size[0])
+                if x.feature_rf is not None and x.feature_rf.known else 0)
 
     def sev(x: Analysis, s: str) -> int:
         return sum(f.severity == s for f in x.findings)

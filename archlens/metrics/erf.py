@@ -247,8 +247,8 @@ def _summarise(energy, node: "Node", chw, unit: Pair, samples: int) -> Effective
     return EffectiveRF(
         layer=node.name, input_shape=tuple(chw), unit=unit, centre=(cy, cx), sigma=(sy, sx),
         radius=(2 * sy, 2 * sx), support=(box[2] - box[0] + 1, box[3] - box[1] + 1),
-        support_box=box, theoretical=tuple(rf.size) if rf else None,
-        min_path=tuple(rf.min_size) if rf else None, samples=samples,
+        support_box=box, theoretical=tuple(rf.size) if rf and rf.known else None,
+        min_path=tuple(rf.min_size) if rf and rf.known else None, samples=samples,
         heatmap=(energy / float(energy.max())).to(torch.float32).numpy())
 
 

@@ -116,7 +116,7 @@ def stages(graph: Graph) -> tuple[Stage, ...]:
             continue
         s = acc.get(n.stage)
         if s is None:
-            stride = tuple(n.rf.stride) if n.rf is not None else None
+            stride = tuple(n.rf.stride) if n.rf is not None and n.rf.known else None
             s = acc[n.stage] = {"grids": [], "stride": stride, "first": n.name, "last": n.name,
                                 "layers": 0, "macs": 0, "params": 0}
         g = (n.out_shape[2], n.out_shape[3])

@@ -179,7 +179,7 @@ class AnalysisView:
         elif frf is not None:
             where = frf.node or self._feature_node()
             lines.append(
-                f"Feature receptive field{f' (at {where})' if where else ''}: "
+                f"Feature receptive field{f' (at {for_terminal(where)})' if where else ''}: "
                 f"{frf.size[0]}x{frf.size[1]} px (smallest path {frf.min_size[0]}x"
                 f"{frf.min_size[1]} px), stride {frf.stride[0]}x{frf.stride[1]} px, padding "
                 f"{frf.padding[0]}x{frf.padding[1]} px"
