@@ -1158,7 +1158,8 @@ def _post_global(graph: Graph, rfs: Mapping[str, ReceptiveField | None]) -> set[
         if g is not None and g != (1, 1):
             continue
         if is_global_pool(node) or any(i in post for i in node.inputs) or (
-                g == (1, 1) and any((grid(i) or (1, 1)) != (1, 1) for i in node.inputs)):
+                g == (1, 1) and node.kernel is None  # a conv covering its input is a layer
+                and any((grid(i) or (1, 1)) != (1, 1) for i in node.inputs)):
             post.add(node.name)
     return post
 
@@ -1178,7 +1179,9 @@ def feature_node(graph: Graph, rfs: Mapping[str, ReceptiveField | None]) -> str 
     best = None
     for node in reversed(graph.nodes[1:]):
         if node.name in wanted and node.name not in post and rfs.get(node.name) is not None \
-                and len(node.out_shape) >= 3:  # (N, C) vectors are heads, not maps
+                and (len(node.out_shape) == 4 or (len(node.out_shape) == 3
+                                                  and rfs[node.name].grid not in (None, (1, 1)))):
+            # (N, C) vectors and 1x1 token tensors are heads, not maps
             best = node.name
             break
     if best is None:
