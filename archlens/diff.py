@@ -20,6 +20,8 @@ networks with different grids (299 vs 224 inputs) still line up stage by stage.
 """
 from __future__ import annotations
 
+import sys
+import types
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -532,3 +534,15 @@ def diff(a: Analysis, b: Analysis) -> Diff:
 
 __all__ = ["Change", "Diff", "StageDelta", "Total", "Unit", "compress_names", "diff",
            "stage_deltas", "units"]
+
+
+# ``archlens.diff`` is both this module and the public function: once this module is imported
+# it shadows the lazy ``archlens.diff`` attribute, so the module itself is callable and calls
+# :func:`archlens.api.diff` (analyses, analysis.json paths or models), as profile/sweep do.
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> "Diff":
+        from archlens.api import diff as api_diff
+        return api_diff(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

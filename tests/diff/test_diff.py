@@ -103,3 +103,12 @@ def test_different_grids_align_stages_by_index():
 ])
 def test_compress_names(names, text):
     assert compress_names(names) == text
+
+
+def test_archlens_diff_stays_callable_after_the_module_is_imported():
+    """``import archlens.diff`` used to shadow the public ``archlens.diff`` function."""
+    import archlens
+    import archlens.diff as module
+    assert archlens.diff is module
+    d = archlens.diff("lenet5", "lenet5")
+    assert not any(d.by_status(s) for s in ("changed", "added", "removed"))
