@@ -48,10 +48,7 @@ COUNTS = [
                  id="tv-efficientnet_b0"),
     pytest.param(E("timm", "resnest14d", (3, 64, 64)), False, False, id="timm-resnest14d"),
     pytest.param(E("timm", "tf_efficientnet_b0", (3, 64, 64)), True, False,
-                 id="timm-tf_efficientnet_b0",
-                 marks=xfail("issue 10 (rf): the squeeze-excitation gates mix all positions "
-                             "(the probe reaches the whole image); the feature RF must be "
-                             "global, not 883 px exact")),
+                 id="timm-tf_efficientnet_b0"),  # SE gates: global, as the probe sees
     pytest.param(E("timm", "hrnet_w18_small", (3, 64, 64)), False, False,
                  id="timm-hrnet_w18_small"),
     pytest.param(E("timm", "vit_tiny_patch16_224", (3, 224, 224)), False, False,
