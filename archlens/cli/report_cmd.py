@@ -87,4 +87,4 @@ def _profile_section(args: argparse.Namespace, analysis):
         findings = with_measured_latency(findings, analysis, device=prof.device,
                                          dtype=prof.dtype, threads=prof.threads,
                                          bench=args.bench)
-    return report_section(prof, findings)
+    return report_section(prof, findings, analysis=analysis)

@@ -286,14 +286,18 @@ def _group_text(nodes: Sequence[Node], members: list[int]) -> str:
 
 def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: str = "TB",
           fuse: bool = True, columns: int | None = None, budget: int = DEFAULT_BUDGET,
-          id_prefix: str = "g", highlight: Mapping[str, str] | None = None) -> DotGraph:
+          id_prefix: str = "g", highlight: Mapping[str, str] | None = None,
+          colour_by: Mapping[str, float] | None = None,
+          colour_label: str = "MAC share") -> DotGraph:
     """Build the dot source for ``a`` (no layout yet). ``depth`` None draws every layer;
     ``columns`` None chooses the wrap for a page-like aspect ratio. ``highlight``: layer
     name -> ``changed`` | ``added`` | ``removed`` (a comparison): the drawn node holding the
     layer gets that status's thick outline and a line saying so; such layers are never
-    folded away."""
+    folded away. ``colour_by``: layer name -> a measured cost (seconds of a latency profile,
+    say) that replaces MACs as the fill colour's share, titled ``colour_label`` in the
+    legend; folding is off then (folded copies share a MAC count, not a measured time)."""
     highlight = dict(highlight or {})
-    if highlight:
+    if highlight or colour_by is not None:
         fold = False
     if rankdir not in ("TB", "LR"):
         raise ArchlensError(f"--rankdir must be TB or LR, got {rankdir!r}")
@@ -304,7 +308,8 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
     notes: list[str] = []
     d = depth if depth is not None and depth < full else None
     while True:
-        g = _build(a, hiers, d, fold, rankdir, fuse, columns, id_prefix, highlight)
+        g = _build(a, hiers, d, fold, rankdir, fuse, columns, id_prefix, highlight,
+                   colour_by, colour_label)
         cost = g.nodes + g.edges
         shallower = (full - 1 if d is None else d - 1)
         if cost <= budget or shallower < 1:
@@ -319,9 +324,12 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
 
 
 def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix,
-           highlight: Mapping[str, str] | None = None) -> DotGraph:
+           highlight: Mapping[str, str] | None = None,
+           colour_by: Mapping[str, float] | None = None,
+           colour_label: str = "MAC share") -> DotGraph:
     nodes = a.graph.nodes
     total_macs = max(a.totals.macs, 0)
+    shares = _Shares(colour_by) if colour_by is not None else None
     index = {n.name: i for i, n in enumerate(nodes)}
     notes_local: list[str] = []
     if fold:
@@ -496,7 +504,7 @@ def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix,
         status = [highlight[nodes[i].name] for i in un.members if nodes[i].name in highlight] \
             if highlight else []
         w(indent + _node_stmt(a, un, nodes, total_macs, unit_findings.get(key, []), grids,
-                              status[0] if status else None))
+                              status[0] if status else None, shares))
 
     def emit_cluster(cp: tuple[str, ...], indent: str) -> None:
         # every layer under this module path, hidden fold instances included (a folded
@@ -531,7 +539,8 @@ def _build(a: Analysis, hiers, depth, fold, rankdir, fuse, columns, id_prefix,
 
     # legend + column anchor
     w(f"  {id_prefix}legend [shape=plaintext, style=\"\", margin=0, "
-      f"label={_legend(grids, a.findings)}, id={_q(id_prefix + 'legend')}];")
+      f"label={_legend(grids, a.findings, colour_label if shares else 'MAC share')}, "
+      f"id={_q(id_prefix + 'legend')}];")
     anchor = f"{id_prefix}top"
     w(f'  {anchor} [style=invis, shape=point, width=0, height=0, label=""];')
     # the legend hangs below the last drawn unit: at the top it would make the first rank
@@ -609,8 +618,19 @@ def _all_units(tree, kids, cp) -> list[str]:
 HIGHLIGHT_COLOURS = {"changed": "#6a1b9a", "added": "#2e7d32", "removed": "#c62828"}
 
 
+class _Shares:
+    """A measured cost per layer (``colour_by``) and its total, for the fill colour."""
+
+    def __init__(self, values: Mapping[str, float]):
+        self.values = {k: max(float(v), 0.0) for k, v in values.items()}
+        self.total = sum(self.values.values())
+
+    def of(self, nodes, members) -> float:
+        return sum(self.values.get(nodes[i].name, 0.0) for i in members)
+
+
 def _node_stmt(a: Analysis, un: _Unit, nodes, total_macs: int, findings, grids,
-               status: str | None = None) -> str:
+               status: str | None = None, shares: "_Shares | None" = None) -> str:
     ms = un.members
     head = nodes[ms[0]]
     last = nodes[ms[-1]]
@@ -639,7 +659,8 @@ def _node_stmt(a: Analysis, un: _Unit, nodes, total_macs: int, findings, grids,
     if prms and not macs:
         cost.append(fmt.params(prms))
     stage = last.stage if last.stage is not None else None
-    colour = share_colour(macs * un.fold, total_macs)
+    colour = (share_colour(macs * un.fold, total_macs) if shares is None
+              else share_colour(shares.of(nodes, ms), shares.total))
     font = ' COLOR="white"' if colour == SHARE_COLOURS[-1] else ""
     strip = STAGE_COLOURS[stage % len(STAGE_COLOURS)] if stage is not None else "#ffffff"
     font = font or ' COLOR="black"'
@@ -694,13 +715,13 @@ def _clip(s: str, n: int = 34) -> str:
     return s if len(s) <= n else "..." + s[-(n - 3):]
 
 
-def _legend(grids: dict[int, "Stage"], findings) -> str:
-    rows = ['<TR><TD COLSPAN="2" ALIGN="LEFT"><B>MAC share</B></TD></TR>']
+def _legend(grids: dict[int, "Stage"], findings, title: str = "MAC share") -> str:
+    rows = [f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{_e(title)}</B></TD></TR>']
     for colour, text in zip(SHARE_COLOURS, SHARE_LABELS):
         rows.append(f'<TR><TD BGCOLOR="{colour}" WIDTH="14" BORDER="1"> </TD>'
                     f'<TD ALIGN="LEFT">{_e(text)}</TD></TR>')
     rows.append(f'<TR><TD BGCOLOR="{NO_MACS}" WIDTH="14" BORDER="1"> </TD>'
-                f'<TD ALIGN="LEFT">no MACs</TD></TR>')
+                f'<TD ALIGN="LEFT">{"no MACs" if title == "MAC share" else "none"}</TD></TR>')
     if grids:
         rows.append('<TR><TD COLSPAN="2" ALIGN="LEFT"><B>stage: grid, effective stride'
                     '</B></TD></TR>')

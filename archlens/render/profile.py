@@ -314,10 +314,49 @@ def figures(p: Profile, names: Sequence[str] = tuple(FIGURES)) -> dict[str, obje
     return {n: FIGURES[n](p) for n in names}
 
 
-def report_section(p: Profile, findings: Sequence = (), top: int = 15, depth: int = 1):
-    """The report's "Latency profile" section (:class:`archlens.render.report.Section`)."""
+LATENCY_LABEL = "latency share (measured)"
+
+
+def latency_graph_html(analysis, p: Profile) -> str:
+    """The layer graph twice, filled by the measured latency share and by the MAC share,
+    with a radio toggle between them (CSS only, works offline); each in the pan/zoom viewer.
+    Layers the profile did not time count as 0 s. Without graphviz's ``dot``: a one-line
+    note instead of the graphs."""
+    from archlens.errors import ArchlensError
+    from archlens.render.graphviz import render_svg
+    from archlens.render.viewer import viewer_html
+    try:
+        _, by_time = render_svg(analysis, colour_by=p.latency(), colour_label=LATENCY_LABEL,
+                                id_prefix="lat")
+        _, by_macs = render_svg(analysis, id_prefix="mac", fold=False)
+    except ArchlensError as e:
+        return f"<p>graph coloured by latency share not drawn: {for_html(e)}</p>"
+    return (
+        "<style>.lat-toggle input{margin-left:1em}#lat-by-macs-view{display:none}"
+        "#lat-by-macs:checked~#lat-by-time-view{display:none}"
+        "#lat-by-macs:checked~#lat-by-macs-view{display:block}</style>"
+        "<div class='lat-toggle'><h3>Where the time goes in the graph</h3>"
+        "<p>Fill colour: share of the measured per-layer latency (sum of per-layer medians) "
+        "or share of the network's MACs (multiply-accumulates); same bins, same legend.</p>"
+        "<input type='radio' name='lat-colour' id='lat-by-time' checked>"
+        "<label for='lat-by-time'>latency share</label>"
+        "<input type='radio' name='lat-colour' id='lat-by-macs'>"
+        "<label for='lat-by-macs'>MAC share</label>"
+        f"<div id='lat-by-time-view'>{viewer_html(by_time, box_id='pz-lat')}</div>"
+        f"<div id='lat-by-macs-view'>{viewer_html(by_macs, box_id='pz-mac')}</div></div>")
+
+
+def report_section(p: Profile, findings: Sequence = (), top: int = 15, depth: int = 1,
+                   analysis=None):
+    """The report's "Latency profile" section (:class:`archlens.render.report.Section`);
+    with ``analysis`` (the profiled graph) it also holds the graph coloured by latency share
+    with a toggle to MAC share."""
     from archlens.render.report import Section
+    html = section_html(p, findings, top=top, depth=depth)
+    md = section_markdown(p, findings, top=top)
+    if analysis is not None:
+        html += "\n" + latency_graph_html(analysis, p)
+        md += "\nThe layer graph coloured by latency share (toggle: MAC share) is in report.html.\n"
     return Section(id="profile",
                    title=f"Latency profile ({p.device}, {p.dtype}, measured)",
-                   html=section_html(p, findings, top=top, depth=depth),
-                   markdown=section_markdown(p, findings, top=top))
+                   html=html, markdown=md)
