@@ -373,7 +373,7 @@ def probe_feature(model: nn.Module, analysis, shape: tuple[int, ...]) -> dict[st
     frf = analysis.feature_rf
     status, reason = rf_status(frf)
     out: dict[str, Any] = {"node": None, "layout": None, "status": status, "reason": reason,
-                           "size": list(frf.size) if frf is not None else None,
+                           "size": list(frf.size) if frf is not None and frf.size is not None else None,
                            "probe": None, "expected": None, "how": ""}
     node, layout = feature_tensor(analysis)
     if node is None or len(shape) != 3:
@@ -499,7 +499,8 @@ def _time_limit(seconds: int | None) -> Iterator[None]:
 def _rf_claim(a) -> dict[str, Any]:
     status, reason = rf_status(a.feature_rf)
     return {"status": status, "reason": reason,
-            "size": list(a.feature_rf.size) if a.feature_rf is not None else None}
+            "size": (list(a.feature_rf.size) if a.feature_rf is not None
+                     and a.feature_rf.size is not None else None)}
 
 
 def check(entry: Entry, *, report_dir=None, do_probe: bool = True, do_report: bool = True,
