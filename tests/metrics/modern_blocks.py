@@ -385,20 +385,8 @@ class NASNetCells(nn.Module):
         return self.cell(self.stem(x))
 
 
-def pad_same(x, k: int, s: int, d: int = 1):
-    """TF "same": total padding from the input size, the larger half on the right/bottom."""
-    ih, iw = x.shape[-2:]
-    ph = max((math.ceil(ih / s) - 1) * s + (k - 1) * d + 1 - ih, 0)
-    pw = max((math.ceil(iw / s) - 1) * s + (k - 1) * d + 1 - iw, 0)
-    return F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
-
-
-class Conv2dSame(nn.Conv2d):
-    """timm's Conv2dSame: pad from the shape, then a valid conv (an opened module)."""
-
-    def forward(self, x):
-        x = pad_same(x, self.kernel_size[0], self.stride[0], self.dilation[0])
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+# TF "same" padding and timm's Conv2dSame: the engine's fixture, shared
+from tests.engine.fixtures.shape_arith import Conv2dSame, pad_same  # noqa: E402,F401
 
 
 class TFSameNet(nn.Module):
