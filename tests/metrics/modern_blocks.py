@@ -7,7 +7,6 @@ tokens back at the end, as timm's feature extractors do), so the probe reads its
 """
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
