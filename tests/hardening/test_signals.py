@@ -34,8 +34,12 @@ def _spawn(args, env_extra=None, code=None):
     env = dict(os.environ, **(env_extra or {}))
     cmd = [sys.executable, "-c", code, *args] if code else [sys.executable, "-m", "archlens",
                                                             *args]
+    # SIGINT at its default, as in a terminal: a runner that starts the tests in the
+    # background (``cmd &`` in a non-interactive shell) passes SIGINT down *ignored*, and then
+    # Python never installs its KeyboardInterrupt handler -- Ctrl-C could not reach archlens
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(p, text, timeout=120):
