@@ -766,7 +766,10 @@ def _stack_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
     if d is None or any(g.layout is None for g in ins):
         return ctx.unknown("stack dim not recorded", None, (1, 1), ins)
     d = int(d)
-    ups = [replace(g, layout=g.layout[:d] + (L.seg(1, ()),) + g.layout[d:])  # type: ignore
+    if d < 0:
+        d += len(ins[0].layout) + 1
+    # a new dim of size 1 in each input (a Dim is a tuple of segments), then broadcasting
+    ups = [replace(g, layout=g.layout[:d] + ((L.seg(1, ()),),) + g.layout[d:])  # type: ignore
            for g in ins]
     return _elementwise(ctx, ups)
 
@@ -1121,7 +1124,16 @@ def _geometries(graph: Graph) -> dict[str, _Geo] | None:
                                             ({_ONE: unit}, {_ONE: unit}))}
     for node in graph.nodes[1:]:
         ins = [_adapt(geos[n], shp, graph[n]) for n, shp in zip(node.inputs, node.in_shapes)]
-        geos[node.name] = _node_geo(_Ctx(node, image), ins)
+        ctx = _Ctx(node, image)
+        try:
+            geos[node.name] = _node_geo(ctx, ins)
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError) as e:
+            # a layout this pass cannot follow (seen: timm's skresnet18 selective-kernel
+            # attention) must not take the whole analysis down: the field is unknown from
+            # here, said so, never a number
+            geos[node.name] = ctx.unknown(
+                f"archlens could not follow this op's geometry ({type(e).__name__}: {e})",
+                None, (1, 1), ins)
     return geos
 
 

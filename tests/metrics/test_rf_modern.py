@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+
+import archlens
 
 from archlens.engine import trace_graph
 from archlens.metrics.receptive_field import feature_node, feature_rf, receptive_fields
@@ -179,3 +182,25 @@ def test_layout_algebra_window_partition_round_trip():
     assert back == nhwc and L.is_map(back, (8, 8))
     assert not L.is_map(L.reshape(lay, (1, 512)), (8, 8))  # channels and pixels in one dim
     assert L.reshape(lay, (1, 8, 3, 21)) is None  # 64 pixels cut unevenly: unknown
+
+
+class _StackSum(nn.Module):
+    """Selective-kernel style: two branches stacked on a new dim, then summed over it."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.a = nn.Conv2d(4, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 3, padding=2, dilation=2)
+
+    def forward(self, x):
+        return torch.stack([self.a(x), self.b(x)], dim=self.dim).sum(self.dim)
+
+
+@pytest.mark.parametrize("dim", [1, -5])
+def test_stack_then_sum_is_the_union_of_the_branch_windows(dim):
+    # by hand: a 3x3 window and a dilated 3x3 (5x5) around the same centre -> 5 px, exact
+    # (timm's skresnet18 crashed the RF pass here: the stacked dim was built wrongly)
+    a = archlens.analyze(_StackSum(dim), (4, 16, 16), device="meta")
+    rf = a.feature_rf
+    assert rf.status == "exact" and tuple(rf.size) == (5, 5) and tuple(rf.stride) == (1, 1)
