@@ -55,9 +55,9 @@ def _is_library(filename: str) -> bool:
             or f.startswith(os.path.dirname(os.__file__)) or filename.startswith("<frozen"))
 
 
-def where(tb: Any) -> str:
-    """'while importing/building/during the forward pass (at file.py:12 in forward)'."""
-    frames = traceback.extract_tb(tb) if tb is not None else []
+def _describe(frames) -> str:
+    """The phase (the innermost archlens entry point in ``frames``) and the innermost user
+    frame: 'during the forward pass (at file.py:12 in forward)'."""
     phase = "during the analysis"
     for fr in frames:
         if os.path.abspath(fr.filename).startswith(_PKG) and fr.name in _PHASES:
@@ -69,17 +69,14 @@ def where(tb: Any) -> str:
     return phase
 
 
+def where(tb: Any) -> str:
+    """'while importing/building/during the forward pass (at file.py:12 in forward)'."""
+    return _describe(traceback.extract_tb(tb) if tb is not None else [])
+
+
 def _frame_where(frame: Any) -> str:
-    stack = traceback.extract_stack(frame)
-    phase = "during the analysis"
-    for fr in stack:
-        if os.path.abspath(fr.filename).startswith(_PKG) and fr.name in _PHASES:
-            phase = _PHASES[fr.name]
-    user = [fr for fr in stack if not _is_library(fr.filename)]
-    if user:
-        fr = user[-1]
-        return f"{phase} (at {Path(fr.filename).name}:{fr.lineno} in {fr.name})"
-    return phase
+    """The same for a live frame (a signal handler's)."""
+    return _describe(traceback.extract_stack(frame))
 
 
 @contextlib.contextmanager
