@@ -1,0 +1,155 @@
+"""The dot source of a :class:`~archlens.render.graph.units.Drawing`: graph attributes, nested
+module clusters, the legend, the edges, and the edges that leave a column (drawn as a
+"continues in column k" stub at the producer and a "from NAME (column j)" label on top of
+the consumer's column instead of a line across the page)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from archlens.analysis import Analysis
+from archlens.render import _numbers as fmt
+from archlens.render.graph import labels as L
+from archlens.render.graph.style import Shares, share_colour
+from archlens.render.graph.units import Drawing
+
+
+@dataclass
+class Style:
+    """How the units are drawn: direction, ids, fill source, comparison outlines."""
+
+    rankdir: str
+    id_prefix: str
+    highlight: Mapping[str, str]
+    shares: Shares | None
+    colour_label: str
+
+
+def emit(a: Analysis, d: Drawing, hiers, items: list[list[str]], col_of_item: list[int],
+         style: Style) -> tuple[str, int]:
+    """(dot source, number of clusters)."""
+    out: list[str] = []
+    w = out.append
+    p = style.id_prefix
+    w(f"digraph {L.q(a.model)} {{")
+    w(f'  graph [rankdir={style.rankdir}, fontname="Helvetica", fontsize=10, nodesep=0.12, '
+      f'ranksep=0.22, pad=0.15, bgcolor="white", labeljust=l, outputorder=edgesfirst, '
+      f'id={L.q(p)}, mclimit=0.6, remincross=false, searchsize=20];')
+    w('  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, '
+      'margin="0.05,0.02", penwidth=0.7, color="#555555", height=0.3];')
+    w('  edge [arrowsize=0.45, penwidth=0.7, color="#555555"];')
+    nclusters = _clusters(a, d, hiers, style, w)
+    grids = {st.index: st for st in a.stages}
+    w(f"  {p}legend [shape=plaintext, style=\"\", margin=0, "
+      f"label={L.legend(grids, a.findings, style.colour_label if style.shares else 'MAC share')}, "
+      f"id={L.q(p + 'legend')}];")
+    w(f'  {p}top [style=invis, shape=point, width=0, height=0, label=""];')
+    # the legend hangs below the last drawn unit: at the top it would make the first rank
+    # as tall as the legend and stretch the first edges
+    w(f"  {d.units[d.order[-1]].id} -> {p}legend [style=invis];")
+    _edges(a, d, items, col_of_item, p, w)
+    w("}")
+    return "\n".join(out) + "\n", nclusters
+
+
+def _unit_stmt(a: Analysis, d: Drawing, key: str, style: Style) -> str:
+    nodes = a.graph.nodes
+    un = d.units[key]
+    hl = style.highlight
+    status = [hl[nodes[i].name] for i in un.members if nodes[i].name in hl] if hl else []
+    if style.shares is None:
+        macs = sum(nodes[i].macs for i in un.members)
+        colour = share_colour(macs * un.fold, max(a.totals.macs, 0))
+    else:
+        colour = share_colour(style.shares.of(nodes, un.members), style.shares.total)
+    return L.node_stmt(un, nodes, colour, d.findings.get(key, []),
+                       status[0] if status else None)
+
+
+def _first(d: Drawing, tree, c) -> int:
+    best = 1 << 60
+    for cl, keys in tree.items():
+        if cl[:len(c)] == c:
+            for k in keys:
+                best = min(best, d.units[k].members[0])
+    return best
+
+
+def _clusters(a: Analysis, d: Drawing, hiers, style: Style, w) -> int:
+    """Emit the units nested in their module clusters; returns the number of clusters."""
+    nodes = a.graph.nodes
+    tree: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for key in d.order:
+        tree[d.units[key].cluster].append(key)
+    paths = {cl[:n] for cl in tree for n in range(1, len(cl) + 1)}
+    kids: dict[tuple[str, ...], list[tuple[str, ...]]] = defaultdict(list)
+    for cp in sorted(paths, key=lambda c: (len(c), _first(d, tree, c))):
+        kids[cp[:-1]].append(cp)
+    ids = {cp: f"{style.id_prefix}c{i}" for i, cp in enumerate(sorted(paths))}
+
+    def cluster(cp: tuple[str, ...], indent: str) -> None:
+        # every layer under this module path, hidden fold instances included (a folded
+        # cluster's own path covers its first instance only: numbers per block)
+        ms = [i for i, h in enumerate(hiers) if len(h) > len(cp) and h[:len(cp)] == cp]
+        fold = d.cluster_fold.get(cp)
+        lab = L.cluster_label(cp, sum(nodes[i].macs for i in ms),
+                              sum(nodes[i].params for i in ms), fold)
+        folded = fold is not None
+        w(f"{indent}subgraph cluster_{ids[cp]} {{")
+        w(f'{indent}  id={L.q(ids[cp])}; label={lab}; style="rounded{",filled" if folded else ""}"; '
+          f'color="{"#6a1b9a" if folded else "#9e9e9e"}"; fillcolor="#f7f2fa"; '
+          f'penwidth={1.6 if folded else 0.8}; fontname="Helvetica"; margin=6;')
+        for key in tree.get(cp, []):
+            w(indent + "  " + _unit_stmt(a, d, key, style))
+        for sub in kids.get(cp, []):
+            cluster(sub, indent + "  ")
+        w(f"{indent}}}")
+
+    for key in tree.get((), []):
+        w("  " + _unit_stmt(a, d, key, style))
+    for cp in kids.get((), []):
+        cluster(cp, "  ")
+    return len(paths)
+
+
+def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
+    nodes = a.graph.nodes
+    units = d.units
+    anchor = f"{p}top"
+    col_of_unit = {k: col_of_item[it] for it, keys in enumerate(items) for k in keys}
+    junctions: dict[tuple[str, object], str] = {}
+    for (ku, kv), shp in d.edges.items():
+        cu, cv = col_of_unit.get(ku, 0), col_of_unit.get(kv, 0)
+        tip = f"tooltip={L.q(fmt.shape(shp) or '')}"
+        if cu == cv:
+            w(f"  {units[ku].id} -> {units[kv].id} [{tip}];")
+            continue
+        # no line across the page: the producer gets a stub saying where its output
+        # continues, the column a label saying where it comes from
+        j = junctions.get((ku, cv))
+        if j is None:
+            j = junctions[(ku, cv)] = f"{p}j{len(junctions)}"
+            src = L.unit_path(units[ku], nodes)
+            w(f'  {j} [id={L.q(j)}, shape=plaintext, style="", margin=0, height=0.2, '
+              f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">from {L.e(L.clip(src, 40))} '
+              f'(column {cu + 1}) ↓</FONT>>, tooltip={L.q("from " + src)}];')
+            stub = f"{j}s"
+            if (ku, "stub") not in junctions:
+                junctions[(ku, "stub")] = stub
+                w(f'  {stub} [id={L.q(stub)}, shape=plaintext, style="", margin=0, height=0.2, '
+                  f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">continues in column {cv + 1} '
+                  f'→</FONT>>];')
+                w(f'  {units[ku].id} -> {stub} [{tip}, style=dashed, color="#9e9e9e", '
+                  f'arrowhead=none];')
+            w(f"  {anchor} -> {j} [style=invis];")
+        w(f"  {j} -> {units[kv].id} [{tip}];")
+    # every column starts at the top: the anchor -> the first unit of each later column
+    firsts: dict[int, str] = {}
+    for it, keys in enumerate(items):
+        c = col_of_item[it]
+        if c not in firsts and keys:
+            firsts[c] = keys[0]
+    heads = {k for c, k in firsts.items() if c > 0}
+    for k in sorted(heads, key=d.order.index):
+        w(f"  {anchor} -> {units[k].id} [style=invis];")
