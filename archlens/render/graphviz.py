@@ -33,13 +33,13 @@ from archlens.render.graph.dot import INSTALL_HINT, dot_binary, layout, svg_size
 from archlens.render.graph.emit import Style, emit
 from archlens.render.graph.structure import hier, max_depth
 from archlens.render.graph.style import (FUSABLE, HIGHLIGHT_COLOURS, NO_MACS, SEVERITY_COLOURS,
-                                         SHARE_BINS, SHARE_COLOURS, SHARE_LABELS,
-                                         STAGE_COLOURS, Shares, share_colour)
+                                         SHARE_COLOURS, STAGE_COLOURS, Shares, ShareScale,
+                                         share_scale)
 from archlens.render.graph.units import assemble
 
 __all__ = ["build", "render_svg", "write_graph", "layout", "dot_binary", "svg_size",
-           "share_colour", "DotGraph", "GraphResult", "INSTALL_HINT", "DEFAULT_BUDGET",
-           "FUSABLE", "SHARE_BINS", "SHARE_COLOURS", "SHARE_LABELS", "NO_MACS",
+           "share_scale", "ShareScale", "DotGraph", "GraphResult", "INSTALL_HINT",
+           "DEFAULT_BUDGET", "FUSABLE", "SHARE_COLOURS", "NO_MACS",
            "STAGE_COLOURS", "SEVERITY_COLOURS", "HIGHLIGHT_COLOURS"]
 
 # Layout budget: dot's crossing minimisation grows faster than linearly; above this many
@@ -61,6 +61,7 @@ class DotGraph:
     folds: tuple[str, ...]             # "Mixed_6c .. Mixed_6d x2"
     notes: tuple[str, ...]             # user-facing remarks (collapsing, folding)
     estimated_aspect: float            # height / width estimate before layout
+    fills: tuple[tuple[str, str], ...] = ()   # (colour, share range) per fill bin (legend)
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,13 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
         notes.append(f"{g.nodes} nodes at depth {d if d is not None else 'full'} exceed the "
                       f"layout budget ({budget} nodes + edges); collapsed to depth {shallower}")
         d = shallower
-    src_notes = notes + list(g.notes) + [f"identical blocks folded: {f}" for f in g.folds]
+    notes += g.notes
+    if g.folds:  # one note for all folds
+        notes.append("identical blocks folded: " + "; ".join(g.folds))
     return DotGraph(source=g.source, depth=d, requested_depth=depth, nodes=g.nodes,
                     edges=g.edges, clusters=g.clusters, columns=g.columns, folds=g.folds,
-                    notes=tuple(src_notes), estimated_aspect=g.estimated_aspect)
+                    notes=tuple(notes), estimated_aspect=g.estimated_aspect,
+                    fills=g.fills)
 
 
 def _build(a: Analysis, hiers, depth: int | None, fold: bool, fuse: bool,
@@ -125,10 +129,11 @@ def _build(a: Analysis, hiers, depth: int | None, fold: bool, fuse: bool,
                          "wrap into columns")
     ncols, est_aspect, col_of_item, items = wrap(d.units, d.order, d.edges, style.rankdir,
                                                  columns)
-    source, nclusters = emit(a, d, hiers, items, col_of_item, style)
+    source, nclusters, scale = emit(a, d, hiers, items, col_of_item, style)
     return DotGraph(source=source, depth=depth, requested_depth=depth, nodes=len(d.units),
                     edges=len(d.edges), clusters=nclusters, columns=ncols,
-                    folds=tuple(d.folds), notes=tuple(notes), estimated_aspect=est_aspect)
+                    folds=tuple(d.folds), notes=tuple(notes), estimated_aspect=est_aspect,
+                    fills=scale.legend())
 
 
 def render_svg(a: Analysis, **kw) -> tuple[DotGraph, str]:

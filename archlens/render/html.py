@@ -260,13 +260,15 @@ def layer_table(a: Analysis) -> str:
 _XML_PROLOG = re.compile(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", re.S)
 
 
-def graph_legend(a: Analysis) -> str:
+def graph_legend(a: Analysis, fills) -> str:
     """The graph's legend as HTML beside the viewer (always visible, whatever the zoom):
-    fill = MAC share, strip = stage (``Stage.text``), outline = finding severity."""
+    fill = MAC share (``fills``: the drawing's (colour, range) bins), strip = stage
+    (``Stage.text``), outline = finding severity."""
     from archlens.render import graphviz as gv
-    rows = ["<h4>fill: share of the MACs</h4>"]
+    rows = ["<h4>fill: share of the MACs</h4>",
+            '<div class="sub">bins: equal numbers of the nodes drawn</div>']
     rows += [f'<div><span class="sw" style="background:{c}"></span>{esc(t)}</div>'
-             for c, t in zip(gv.SHARE_COLOURS, gv.SHARE_LABELS)]
+             for c, t in fills]
     rows.append(f'<div><span class="sw" style="background:{gv.NO_MACS}"></span>no MACs</div>')
     rows.append("<h4>strip: stage (grid, effective stride)</h4>")
     rows += [f'<div><span class="sw" style="background:'
@@ -280,7 +282,7 @@ def graph_legend(a: Analysis) -> str:
     return '<div class="legend" id="graph-legend">' + "".join(rows) + "</div>"
 
 
-def graph_section(a: Analysis, svg: str, note: str) -> str:
+def graph_section(a: Analysis, svg: str, note: str, fills) -> str:
     """The layer graph in a pan/zoom viewer opened at actual size (legible text), the
     legend beside it, and one button per stage that centres the stage's first layer."""
     from archlens.render.viewer import viewer_html
@@ -291,7 +293,7 @@ def graph_section(a: Analysis, svg: str, note: str) -> str:
             f'to fit; a stage button centres the stage\'s first layer.</p>'
             f'<div class="stagebar" id="stage-overview">{bar}</div>'
             f'<div class="graphview"><div>{viewer_html(svg, box_id="graph", height=760)}'
-            f'</div>{graph_legend(a)}</div>')
+            f'</div>{graph_legend(a, fills)}</div>')
 
 
 def inline_svg(svg: str) -> str:

@@ -151,7 +151,7 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
             if bench_results is not None:
                 bench_html, bench_md = _bench_text(bench_results)
             _write(tmp / "report.html", _report_html(a, frags, titles, svg, graph_note,
-                                                     bench_html, sections))
+                                                     bench_html, sections, g.fills))
             _write(tmp / "report.md", M.report_md(
                 a, [(k, titles[k]) for k in figs], graph_file="graph.svg" if svg else None,
                 overview_file="graph_overview.svg" if "graph_overview.svg" in info.files
@@ -189,14 +189,15 @@ def _bench_text(results) -> tuple[str, str]:
 
 
 def _report_html(a: Analysis, frags: dict[str, str], titles: dict[str, str], svg: str | None,
-                 graph_note: str, bench_html: str, sections: Sequence[Section] = ()) -> str:
+                 graph_note: str, bench_html: str, sections: Sequence[Section] = (),
+                 fills: Sequence[tuple[str, str]] = ()) -> str:
     from archlens.render import html as H
     charts_html = "".join(H.chart_div(f, titles[k], f"c-{k}")
                           for k, f in frags.items() if not k.startswith("bench_"))
     bench_charts = "".join(f"<h3>{H.esc(titles[k])}</h3>" + H.chart_div(f, titles[k], f"c-{k}")
                            for k, f in frags.items() if k.startswith("bench_"))
     if svg:
-        graph_html = H.graph_section(a, svg, graph_note)
+        graph_html = H.graph_section(a, svg, graph_note, fills)
     else:
         graph_html = f'<p class="note">{H.esc(graph_note)}</p>'
     body = (f'<section id="summary"><h2>Summary</h2>{H.summary_cards(a)}</section>'

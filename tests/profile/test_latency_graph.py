@@ -1,8 +1,9 @@
 """The graph coloured by measured latency share (issue 14), with a toggle to MAC share.
 
 Independent figures: the shares are hand-set seconds (0.997 s and 0.003 s of 1 s), so the
-bins they must land in follow from graphviz.SHARE_BINS by hand; the two convs have equal
-MACs (same shapes), so by MAC share both are in the top bin."""
+bins they must land in follow by hand from the scale's rule (bins fitted to the nodes drawn:
+two shares 333x apart are two bins, the lightest and the darkest colour); the two convs have
+equal MACs (same shapes), so by MAC share there is one bin, the darkest."""
 from __future__ import annotations
 
 import re
@@ -38,12 +39,13 @@ def test_fill_follows_the_latency_share_not_the_macs(analysis):
     assert names[0] == "0" and "2" in names
     times = {"0": 0.997, "2": 0.003}          # 99.7 % and 0.3 % of the measured 1 s
     g = gv.build(analysis, colour_by=times, colour_label="latency share (measured)")
-    assert gv.SHARE_BINS[0] <= 0.003 < gv.SHARE_BINS[1]   # the "0.1-0.5 %" bin, by hand
-    assert fill_of(g.source, "2") == gv.SHARE_COLOURS[1]
-    assert fill_of(g.source, "0") == gv.SHARE_COLOURS[-1]
+    assert fill_of(g.source, "2") == gv.SHARE_COLOURS[0]      # 0.3 %: the lower bin
+    assert fill_of(g.source, "0") == gv.SHARE_COLOURS[-1]     # 99.7 %: the upper bin
+    assert [t for _, t in g.fills] == ["0.30 %", "100 %"]
     assert "latency share (measured)" in g.source and "MAC share" not in g.source
     by_macs = gv.build(analysis, fold=False)
-    assert fill_of(by_macs.source, "2") == gv.SHARE_COLOURS[-1]   # equal MACs: both >= 5 %
+    assert fill_of(by_macs.source, "2") == gv.SHARE_COLOURS[-1]   # equal MACs: one bin
+    assert fill_of(by_macs.source, "0") == gv.SHARE_COLOURS[-1]
     assert "MAC share" in by_macs.source
 
 

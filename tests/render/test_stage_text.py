@@ -69,13 +69,14 @@ def test_stage_text_is_the_same_everywhere(model):
     p = _Cells()
     p.feed(H.stages_html(a))
     assert [r[0] for r in p.rows[1:] if not r[0].startswith("head")] == texts
-    legend = H.graph_legend(a)
+    g = gv.build(a)
+    legend = H.graph_legend(a, g.fills)
     for t in texts:
         assert html.escape(t) in legend
     # report.md
     assert [c for c in _md_first_column(M.stages_md(a)) if not c.startswith("head")] == texts
     # the graph: legend rows carry the text, node strips the numbers
-    src = gv.build(a).source
+    src = g.source
     assert set(texts) <= _dot_texts(src)
     badges = {int(b) for b in re.findall(r'<FONT POINT-SIZE="7">S(\d+)</FONT>', src)}
     assert badges == set(range(len(texts)))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from archlens.analysis import Analysis
 from archlens.render import _numbers as fmt
 from archlens.render.graph import labels as L
-from archlens.render.graph.style import Shares, share_colour
+from archlens.render.graph.style import Shares, ShareScale, share_scale
 from archlens.render.graph.units import Drawing
 
 
@@ -26,9 +26,28 @@ class Style:
     colour_label: str
 
 
+def unit_shares(a: Analysis, d: Drawing, style: Style) -> dict[str, float]:
+    """Each drawn unit's share of the network's cost (MACs, or ``colour_by``); a folded unit
+    stands for all its blocks."""
+    nodes = a.graph.nodes
+    out = {}
+    for key in d.order:
+        un = d.units[key]
+        if style.shares is None:
+            total = max(a.totals.macs, 0)
+            macs = sum(nodes[i].macs for i in un.members) * un.fold
+            out[key] = macs / total if total > 0 and macs > 0 else 0.0
+        else:
+            t = style.shares.total
+            out[key] = style.shares.of(nodes, un.members) / t if t > 0 else 0.0
+    return out
+
+
 def emit(a: Analysis, d: Drawing, hiers, items: list[list[str]], col_of_item: list[int],
-         style: Style) -> tuple[str, int]:
-    """(dot source, number of clusters)."""
+         style: Style) -> tuple[str, int, ShareScale]:
+    """(dot source, number of clusters, the fill scale)."""
+    shares = unit_shares(a, d, style)
+    scale = share_scale(shares.values())
     out: list[str] = []
     w = out.append
     p = style.id_prefix
@@ -39,10 +58,11 @@ def emit(a: Analysis, d: Drawing, hiers, items: list[list[str]], col_of_item: li
     w('  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, '
       'margin="0.05,0.02", penwidth=0.7, color="#555555", height=0.3];')
     w('  edge [arrowsize=0.45, penwidth=0.7, color="#555555"];')
-    nclusters = _clusters(a, d, hiers, style, w)
+    nclusters = _clusters(a, d, hiers, style, lambda key: scale.colour(shares[key]), w)
     grids = {st.index: st for st in a.stages}
+    title = style.colour_label if style.shares else "MAC share"
     w(f"  {p}legend [shape=plaintext, style=\"\", margin=0, "
-      f"label={L.legend(grids, a.findings, style.colour_label if style.shares else 'MAC share')}, "
+      f"label={L.legend(grids, a.findings, scale.legend(), title)}, "
       f"id={L.q(p + 'legend')}];")
     w(f'  {p}top [style=invis, shape=point, width=0, height=0, label=""];')
     # the legend hangs below the last drawn unit: at the top it would make the first rank
@@ -50,19 +70,14 @@ def emit(a: Analysis, d: Drawing, hiers, items: list[list[str]], col_of_item: li
     w(f"  {d.units[d.order[-1]].id} -> {p}legend [style=invis];")
     _edges(a, d, items, col_of_item, p, w)
     w("}")
-    return "\n".join(out) + "\n", nclusters
+    return "\n".join(out) + "\n", nclusters, scale
 
 
-def _unit_stmt(a: Analysis, d: Drawing, key: str, style: Style) -> str:
+def _unit_stmt(a: Analysis, d: Drawing, key: str, style: Style, colour: str) -> str:
     nodes = a.graph.nodes
     un = d.units[key]
     hl = style.highlight
     status = [hl[nodes[i].name] for i in un.members if nodes[i].name in hl] if hl else []
-    if style.shares is None:
-        macs = sum(nodes[i].macs for i in un.members)
-        colour = share_colour(macs * un.fold, max(a.totals.macs, 0))
-    else:
-        colour = share_colour(style.shares.of(nodes, un.members), style.shares.total)
     return L.node_stmt(un, nodes, colour, d.findings.get(key, []),
                        status[0] if status else None)
 
@@ -76,7 +91,7 @@ def _first(d: Drawing, tree, c) -> int:
     return best
 
 
-def _clusters(a: Analysis, d: Drawing, hiers, style: Style, w) -> int:
+def _clusters(a: Analysis, d: Drawing, hiers, style: Style, fill, w) -> int:
     """Emit the units nested in their module clusters; returns the number of clusters."""
     nodes = a.graph.nodes
     tree: dict[tuple[str, ...], list[str]] = defaultdict(list)
@@ -101,22 +116,43 @@ def _clusters(a: Analysis, d: Drawing, hiers, style: Style, w) -> int:
           f'color="{"#6a1b9a" if folded else "#9e9e9e"}"; fillcolor="#f7f2fa"; '
           f'penwidth={1.6 if folded else 0.8}; fontname="Helvetica"; margin=6;')
         for key in tree.get(cp, []):
-            w(indent + "  " + _unit_stmt(a, d, key, style))
+            w(indent + "  " + _unit_stmt(a, d, key, style, fill(key)))
         for sub in kids.get(cp, []):
             cluster(sub, indent + "  ")
         w(f"{indent}}}")
 
     for key in tree.get((), []):
-        w("  " + _unit_stmt(a, d, key, style))
+        w("  " + _unit_stmt(a, d, key, style, fill(key)))
     for cp in kids.get((), []):
         cluster(cp, "  ")
     return len(paths)
 
 
+def _column_heads(d: Drawing, items, col_of_item, p: str, w) -> dict[int, str]:
+    """A header on top of every column ("column 2 of 3") when there are several, so the
+    reading order is numbered; returns column -> header node id."""
+    firsts: dict[int, str] = {}
+    for it, keys in enumerate(items):
+        c = col_of_item[it]
+        if c not in firsts and keys:
+            firsts[c] = keys[0]
+    heads: dict[int, str] = {}
+    if len(firsts) < 2:
+        return heads
+    for c, k in sorted(firsts.items()):
+        h = heads[c] = f"{p}col{c + 1}"
+        w(f'  {h} [id={L.q(h)}, shape=plaintext, style="", margin=0, height=0.2, '
+          f'label=<<FONT POINT-SIZE="10" COLOR="#37474f"><B>column {c + 1} of {len(firsts)}'
+          f'</B></FONT>>];')
+        w(f"  {p}top -> {h} [style=invis];")
+        w(f"  {h} -> {d.units[k].id} [style=invis];")
+    return heads
+
+
 def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
     nodes = a.graph.nodes
     units = d.units
-    anchor = f"{p}top"
+    heads = _column_heads(d, items, col_of_item, p, w)
     col_of_unit = {k: col_of_item[it] for it, keys in enumerate(items) for k in keys}
     junctions: dict[tuple[str, object], str] = {}
     for (ku, kv), shp in d.edges.items():
@@ -126,11 +162,11 @@ def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
             w(f"  {units[ku].id} -> {units[kv].id} [{tip}];")
             continue
         # no line across the page: the producer gets a stub saying where its output
-        # continues, the column a label saying where it comes from
+        # continues, the column a label (under its header) saying where it comes from
         j = junctions.get((ku, cv))
         if j is None:
             j = junctions[(ku, cv)] = f"{p}j{len(junctions)}"
-            src = L.unit_path(units[ku], nodes)
+            src = L.unit_path(units[ku], nodes, d.producer(ku, d.sources[(ku, kv)]))
             w(f'  {j} [id={L.q(j)}, shape=plaintext, style="", margin=0, height=0.2, '
               f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">from {L.e(L.clip(src, 40))} '
               f'(column {cu + 1}) ↓</FONT>>, tooltip={L.q("from " + src)}];')
@@ -138,18 +174,9 @@ def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
             if (ku, "stub") not in junctions:
                 junctions[(ku, "stub")] = stub
                 w(f'  {stub} [id={L.q(stub)}, shape=plaintext, style="", margin=0, height=0.2, '
-                  f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">continues in column {cv + 1} '
-                  f'→</FONT>>];')
+                  f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">→ continues in column '
+                  f'{cv + 1}</FONT>>];')
                 w(f'  {units[ku].id} -> {stub} [{tip}, style=dashed, color="#9e9e9e", '
                   f'arrowhead=none];')
-            w(f"  {anchor} -> {j} [style=invis];")
+            w(f"  {heads.get(cv, p + 'top')} -> {j} [style=invis];")
         w(f"  {j} -> {units[kv].id} [{tip}];")
-    # every column starts at the top: the anchor -> the first unit of each later column
-    firsts: dict[int, str] = {}
-    for it, keys in enumerate(items):
-        c = col_of_item[it]
-        if c not in firsts and keys:
-            firsts[c] = keys[0]
-    heads = {k for c, k in firsts.items() if c > 0}
-    for k in sorted(heads, key=d.order.index):
-        w(f"  {anchor} -> {units[k].id} [style=invis];")

@@ -11,8 +11,7 @@ from archlens.graph import Node
 from archlens.render import _numbers as fmt
 from archlens.render.graph.structure import hier
 from archlens.render.graph.style import (FUSABLE, HIGHLIGHT_COLOURS, NO_MACS, SEVERITY_COLOURS,
-                                         SHARE_COLOURS, SHARE_LABELS, SHORT, strip_colour,
-                                         severity_rank)
+                                         SHARE_COLOURS, SHORT, severity_rank, strip_colour)
 from archlens.render.graph.units import Unit
 from archlens.sanitize import for_dot, for_dot_string
 
@@ -60,9 +59,10 @@ def group_text(nodes: Sequence[Node], members: list[int]) -> str:
     return ", ".join(parts) + (f" +{more}" if more > 0 else "")
 
 
-def unit_path(un: Unit, nodes) -> str:
-    """The full module path a drawn node stands for (for continuation labels)."""
-    head = nodes[un.members[0]]
+def unit_path(un: Unit, nodes, head_index: int | None = None) -> str:
+    """The full module path a drawn node stands for (for continuation labels); a folded
+    node names the instance ``head_index`` (the head op of that block)."""
+    head = nodes[un.members[0] if head_index is None else head_index]
     if un.kind == "group":
         return ".".join(hier(head)[:len(un.cluster) + 1])
     return head.name
@@ -165,9 +165,13 @@ def cluster_label(cp: tuple[str, ...], macs: int, prms: int,
 
 # ----------------------------------------------------------------------------- legend
 
-def legend(grids: dict[int, "Stage"], findings, title: str = "MAC share") -> str:
-    rows = [f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{e(title)}</B></TD></TR>']
-    for colour, text in zip(SHARE_COLOURS, SHARE_LABELS):
+def legend(grids: dict[int, "Stage"], findings, fills: Sequence[tuple[str, str]],
+           title: str = "MAC share") -> str:
+    """``fills``: (colour, share range) per bin of the drawing's scale."""
+    rows = [f'<TR><TD COLSPAN="2" ALIGN="LEFT"><B>{e(title)}</B></TD></TR>',
+            '<TR><TD COLSPAN="2" ALIGN="LEFT"><FONT POINT-SIZE="8">bins: equal numbers of the '
+            'nodes drawn</FONT></TD></TR>']
+    for colour, text in fills:
         rows.append(f'<TR><TD BGCOLOR="{colour}" WIDTH="14" BORDER="1"> </TD>'
                     f'<TD ALIGN="LEFT">{e(text)}</TD></TR>')
     rows.append(f'<TR><TD BGCOLOR="{NO_MACS}" WIDTH="14" BORDER="1"> </TD>'

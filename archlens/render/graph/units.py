@@ -36,12 +36,26 @@ class Drawing:
     run_of: dict[int, tuple[int, int]]
     runs: list
     edges: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    sources: dict[tuple[str, str], int] = field(default_factory=dict)  # edge -> producer
     folds: list[str] = field(default_factory=list)
     cluster_fold: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
     findings: dict[str, list] = field(default_factory=dict)
 
     def resolve(self, i: int) -> str:
         return self.unit_of[self.alias.get(i, i)]
+
+    def producer(self, key: str, u: int) -> int:
+        """The layer that unit ``key`` stands for as the producer ``u`` (its head op, or for
+        a folded run the head of the instance ``u`` belongs to: ``layer1.2.conv1``, not
+        the first instance's ``layer1.1.conv1``)."""
+        head = self.units[key].members[0]
+        if u not in self.alias:
+            return head
+        inst = self.run_of[u][1]
+        for m, first in self.alias.items():
+            if first == head and self.run_of[m][1] == inst:
+                return m
+        return u
 
     def crosses(self, u: int, v: int) -> bool:
         """An edge between two different instances of one folded run (not drawn)."""
@@ -185,6 +199,7 @@ def _edges(a: Analysis, d: Drawing) -> None:
             ku, kv = d.resolve(u), d.unit_of[v]
             if ku != kv and (ku, kv) not in d.edges:
                 d.edges[(ku, kv)] = nodes[d.alias.get(u, u)].out_shape
+                d.sources[(ku, kv)] = u
 
 
 def _findings(a: Analysis, d: Drawing) -> None:
