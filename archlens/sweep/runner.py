@@ -5,10 +5,12 @@
   cluster, whose reachability is checked before anything is written. A Ray session the caller
   already started (a notebook's ``ray.init()``) is used as it is and left running.
 * Variants go out in batches (``measure.batch_size``, or chosen from the variant count), at
-  most two batches per worker in flight, so the driver holds a bounded window of work; each
-  finished batch is written as one Parquet part at once. A batch whose worker died is split
-  and re-run variant by variant, so one bad variant fails alone; a batch past its deadline is
-  cancelled and its variants recorded as timed out.
+  most two batches per worker in flight, so the driver holds a bounded window of work. A
+  task streams its rows one variant at a time; each finished batch is written as one Parquet
+  part at once. When a worker dies, the rows it finished are kept and the rest of its batch
+  is re-run variant by variant, so one bad variant fails alone. A running variant that gives
+  no row within ``timeout_s`` + :data:`DEADLINE_GRACE_S` (its worker's alarm could not stop
+  it) is cancelled and recorded as timed out; the rest of its batch runs again.
 * SIGINT: stop submitting, wait for the batches in flight, write them, raise
   :class:`SweepInterrupted` (a second SIGINT stops at once). SIGKILL loses only the batches in
   flight. ``resume=True`` skips every variant whose row is already written.
@@ -36,6 +38,8 @@ from archlens.sweep.variants import Variant, count, expand
 
 DEFAULT_OUT = "sweeps"
 MAX_CALLS = 200           # a Ray worker process is replaced after this many batches
+DEADLINE_GRACE_S = 60.0   # past measure.timeout_s, before the driver cancels a running variant
+WORKER_SETUP_S = 120.0    # a task's set-up before its first variant (a fresh worker's imports)
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -206,6 +210,27 @@ class _Interrupt:
             signal.signal(signal.SIGINT, self._old)
 
 
+@dataclass
+class _Flight:
+    """One batch task in flight: its variants, the rows received so far, whether it has
+    started running and finished its set-up (the worker's first two items), and when what it
+    is doing now is overdue."""
+
+    batch: list[Variant]
+    single: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    started: bool = False
+    ready: bool = False
+    deadline: float = float("inf")
+
+
+def variant_deadline_s(spec: SweepSpec) -> float:
+    """Seconds a running task may take per variant before the driver cancels it: the worker's
+    own alarm fires at ``timeout_s``; the grace covers a variant that cannot be interrupted
+    by it (a hang in C code with signals blocked) and the row's way back."""
+    return spec.measure.timeout_s + DEADLINE_GRACE_S
+
+
 def _execute(spec: SweepSpec, store: Store, todo: Iterator[Variant], *, total: int,
              skipped: int, workers: int, batch_size: int,
              progress: Callable[[dict[str, Any]], None] | None,
@@ -214,26 +239,28 @@ def _execute(spec: SweepSpec, store: Store, todo: Iterator[Variant], *, total: i
 
     from archlens.sweep import worker
 
-    task = ray.remote(num_cpus=1, max_retries=0, max_calls=MAX_CALLS)(worker.analyse_batch)
+    task = ray.remote(num_cpus=1, max_retries=0, max_calls=MAX_CALLS)(worker.stream_batch)
     spec_ref = ray.put(spec)
     refs_task = ray.remote(num_cpus=1, max_retries=0)(zoo_references).remote(spec_ref) if \
         references else None
     batches = _batches(todo, batch_size)
-    pending: dict[Any, tuple[list[Variant], float, bool]] = {}
+    pending: dict[Any, _Flight] = {}   # ObjectRefGenerator -> its batch
     counts: Counter[str] = Counter()
     nodes: Counter[str] = Counter()
     written = 0
     analysed_s = 0.0
     t0 = time.perf_counter()
     exhausted = False
-    retry: list[list[Variant]] = []
+    retry: list[tuple[list[Variant], bool]] = []   # (batch, single), taken from the end
+    per_variant = variant_deadline_s(spec)
 
     def submit(b: list[Variant], single: bool = False) -> None:
-        deadline = time.monotonic() + spec.measure.timeout_s * len(b) + 120.0
-        pending[task.remote(spec_ref, b)] = (b, deadline, single)
+        pending[task.remote(spec_ref, b)] = _Flight(b, single)
 
     def record(rows: list[dict[str, Any]]) -> None:
         nonlocal written, analysed_s
+        if not rows:
+            return
         store.write_part(rows)
         written += len(rows)
         for r in rows:
@@ -256,6 +283,54 @@ def _execute(spec: SweepSpec, store: Store, todo: Iterator[Variant], *, total: i
             rows.append(r)
         return rows
 
+    def on_item(gen: Any, f: _Flight, now: float) -> None:
+        try:
+            ref = next(gen)
+        except StopIteration:  # the batch is done: one part
+            pending.pop(gen)
+            record(f.rows)
+            return
+        try:
+            item = ray.get(ref)
+        except ray.exceptions.RayError as e:  # the worker died (OOM, crash) or was cancelled
+            pending.pop(gen)
+            rest = f.batch[len(f.rows):]
+            record(f.rows)  # what it finished is kept
+            if f.single or len(f.batch) == 1:
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                record(failed_rows(rest, "failed", f"worker failed: {type(e).__name__}: "
+                                                   f"{msg}"[:500]))
+            else:  # which variant killed it is unknown: each of the rest runs alone
+                retry.extend(([v], True) for v in reversed(rest))
+            return
+        if item == worker.STARTED:  # running: the worker's set-up has its own budget
+            f.started = True
+            f.deadline = now + WORKER_SETUP_S
+            return
+        if item == worker.READY:
+            f.ready = True
+        else:
+            f.rows.append(item)
+        f.deadline = now + per_variant
+
+    def on_overdue(gen: Any, f: _Flight) -> None:
+        """A running variant past its deadline: cancel the task, keep the rows it finished,
+        record the variant it was on as timed out, and run the rest of its batch again."""
+        ray.cancel(gen, force=True)
+        pending.pop(gen)
+        if not f.ready:  # stuck importing archlens or the builder: no variant is to blame
+            record(failed_rows(f.batch, "timeout", f"the worker's set-up (importing archlens "
+                               f"and the builder) took over {WORKER_SETUP_S:g} s; cancelled"))
+            return
+        stuck, rest = f.batch[len(f.rows)], f.batch[len(f.rows) + 1:]
+        record(f.rows + failed_rows(
+            [stuck], "timeout",
+            f"no result within {per_variant:g} s (timeout_s {spec.measure.timeout_s:g} + "
+            f"{DEADLINE_GRACE_S:g} s grace): the variant did not stop at its alarm; its "
+            "worker was cancelled"))
+        if rest:
+            retry.append((rest, f.single))
+
     if progress:
         progress({"done": skipped, "total": total, "written": 0, "counts": {}, "rate": 0.0,
                   "eta_s": None})
@@ -263,7 +338,7 @@ def _execute(spec: SweepSpec, store: Store, todo: Iterator[Variant], *, total: i
         while True:
             while not intr.requested and len(pending) < 2 * workers:
                 if retry:
-                    submit(retry.pop(), single=True)
+                    submit(*retry.pop())
                     continue
                 b = next(batches, None) if not exhausted else None
                 if b is None:
@@ -274,24 +349,11 @@ def _execute(spec: SweepSpec, store: Store, todo: Iterator[Variant], *, total: i
                 break
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
             now = time.monotonic()
-            for ref in ready:
-                b, _, single = pending.pop(ref)
-                try:
-                    rows = ray.get(ref)
-                except ray.exceptions.RayError as e:  # the worker died (OOM, crash, cancel)
-                    if len(b) > 1 and not single:
-                        retry.extend([v] for v in reversed(b))
-                        continue
-                    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                    rows = failed_rows(b, "failed", f"worker failed: {type(e).__name__}: "
-                                                    f"{msg}"[:500])
-                record(rows)
-            for ref, (b, deadline, _) in list(pending.items()):
-                if now > deadline:
-                    ray.cancel(ref, force=True)
-                    pending.pop(ref)
-                    record(failed_rows(b, "timeout", "batch past its deadline "
-                                       f"({spec.measure.timeout_s:g} s per variant); cancelled"))
+            for gen in ready:
+                on_item(gen, pending[gen], now)
+            for gen, f in list(pending.items()):
+                if f.started and now > f.deadline:  # a queued task has no deadline yet
+                    on_overdue(gen, f)
     refs: list[dict[str, Any]] = []
     refs_note = ""
     if refs_task is not None and not intr.requested:  # analysed while the sweep ran

@@ -42,6 +42,31 @@ def builder_for(spec: SweepSpec):
     return _BUILDERS[key]
 
 
+_WARM = False
+
+
+def warm_up() -> None:
+    """A fresh worker's one-off costs, paid once per process before its first variant's
+    clock starts: importing torch and archlens, and the lazy imports of a first meta analysis
+    (torch._dynamo, sympy: ~2 s here), so they are neither charged to, nor time out, the first
+    variant. A failure here is left to the variants to report."""
+    global _WARM
+    if _WARM:
+        return
+    _WARM = True
+    try:
+        import torch
+        from torch import nn
+
+        import archlens
+        with torch.device("meta"):
+            m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                              nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+        archlens.analyze(m, (3, 8, 8), device="meta", checks=False)
+    except Exception:
+        pass
+
+
 def empty_row(v: Variant) -> dict[str, Any]:
     from archlens.shapes import format_shape
     row: dict[str, Any] = {"variant_id": v.id, "index": v.index,
@@ -175,16 +200,30 @@ def _latency(b, kwargs, v: Variant) -> tuple[float, str]:
             f">= {LATENCY_MIN_TIME_S:g} s of repeats); shares the machine with the sweep")
 
 
+STARTED = "started"  # the first item a streamed batch yields: the task is running
+READY = "ready"      # the second: the worker is set up; the first variant's clock starts
+
+
 def analyse_batch(spec: SweepSpec, variants: Iterable[Variant]) -> list[dict[str, Any]]:
     """Rows for a batch, in order; ``node``/``pid`` say where they ran (run-dependent)."""
+    return [r for r in stream_batch(spec, variants) if r not in (STARTED, READY)]
+
+
+def stream_batch(spec: SweepSpec, variants: Iterable[Variant]):
+    """The Ray task: yields :data:`STARTED` once it runs, warms the worker up and resolves the
+    builder (a fresh worker's set-up), yields :data:`READY`, then one row per variant as it is done, so the driver keeps every finished row of a batch whose worker later hangs or dies,
+    and times each variant from when it starts (not from when the batch was queued)."""
     node = os.environ.get("ARCHLENS_SWEEP_NODE") or _node_id()
-    rows = []
+    pid = os.getpid()
+    yield STARTED
+    warm_up()
+    builder_for(spec)
+    yield READY
     with _quiet_gc():
         for v in variants:
             row = analyse_variant(spec, v)
-            row["node"], row["pid"] = node, os.getpid()
-            rows.append(row)
-    return rows
+            row["node"], row["pid"] = node, pid
+            yield row
 
 
 @contextlib.contextmanager

@@ -6,6 +6,18 @@ FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sweeps"
 
 
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray instance (2 CPUs) for every sweep test of the session: Ray start-up
+    (5-20 s here) is paid once. A sweep reuses a session the caller started and leaves it up."""
+    ray = pytest.importorskip("ray")
+    import logging
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING)
+    yield
+    ray.shutdown()
+
+
 @pytest.fixture
 def tiny_ref() -> str:
     return f"{FIXTURES / 'tiny.py'}:build"

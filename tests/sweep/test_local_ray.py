@@ -1,4 +1,4 @@
-"""Sweeps on one local Ray instance (shared by the module): every row equals archlens.analyze
+"""Sweeps on one local Ray instance (shared by the session: conftest.local_ray): every row equals archlens.analyze
 of its variant alone, the zoo's members come back with their published counts, a second run
 gives the same table, --resume skips finished work, and the report is well-formed."""
 from __future__ import annotations
@@ -16,15 +16,6 @@ from archlens.cli import main
 from .conftest import EXAMPLES
 
 ray = pytest.importorskip("ray")
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    import logging
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
