@@ -995,6 +995,28 @@ def _attention_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
 
 # ---- dispatch -------------------------------------------------------------------------------
 
+_NOT_ELEMENTWISE = (_ATTENTION | _CONTRACTIONS | _CATS | _PAD_TYPES | _PERMUTES | _RESHAPES
+                    | _SPLITS | _MIX_ALONG | _REDUCTIONS | {"stack", "getitem", "narrow", "unbind",
+                                                         "roll", "flip"})
+
+
+def _whole_keeps_layout(ctx: _Ctx, res: _Geo, ins: list[_Geo]) -> _Geo:
+    """``res``: the whole-image result of an op one of whose inputs lost its layout (BoTNet's
+    relative-position logits, skewed through pad/flatten) while another already sees the whole
+    image. An elementwise op (``add``, ``mul``) keeps the layout of the input whose shape is
+    the output's, so what follows (softmax, ``attn @ v``, the reshape back to a map) is still
+    followed; any other op keeps no layout (reported ``global`` all the same)."""
+    node = ctx.node
+    t = _lower(node)
+    if t in _NOT_ELEMENTWISE or node.kernel is not None or _is_adaptive(node) \
+            or _is_resize(node) or t.endswith("pad2d"):
+        return res
+    out = tuple(node.out_shape)
+    for g in ins:
+        if g.layout is not None and tuple(L.dim_size(d) for d in g.layout) == out:
+            return _Geo(g.layout, _grid_of(g.layout), res.state, mixer=res.mixer)
+    return res
+
 def _adapt(g: _Geo, shape: Sequence[int], producer: Node) -> _Geo:
     """A producer's geometry as one consumer sees it (a piece of a split has other sizes)."""
     if g.layout is None or tuple(L.dim_size(d) for d in g.layout) == tuple(shape):
@@ -1020,7 +1042,9 @@ def _node_geo(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
     lost = [g for g in ins if g.layout is None]
     if lost:  # the first reason travels on; the node after an unknown op never gets a number
         res = ctx.unknown("", None, (1, 1), ins)
-        return res if res.state is not None else _Geo(None, (1, 1), None, lost[0].reason)
+        if res.state is None:
+            return _Geo(None, (1, 1), None, lost[0].reason)
+        return _whole_keeps_layout(ctx, res, ins)
     one = ins[0]
     if t in _ATTENTION:
         return _attention_op(ctx, ins)
@@ -1090,6 +1114,11 @@ def _report(node: Node, g: _Geo, image: Grid) -> ReceptiveField | None:
     if g.layout is None:
         if len(node.out_shape) >= 3 and g.state is None:
             return ReceptiveField.unknown(g.reason or f"geometry lost at {node.name}")
+        if len(node.out_shape) >= 3 and g.state is not None and all(_whole(g.state, image)):
+            # where the pixels sit is unknown, but every element already depends on every
+            # input pixel (an input saw the whole image): global, never "no map" -- a None
+            # here let the feature node fall back to an earlier, exact node (botnet26t)
+            return ReceptiveField.whole(image, g.mixer or f"all positions mixed by {node.name}")
         return None
     if not L.is_map(g.layout, g.grid):
         return None

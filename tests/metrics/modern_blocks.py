@@ -1,6 +1,6 @@
 """Small re-implementations of the blocks people bring (written here, not copied): ConvNeXt, Swin,
 ViT, ResNeSt, ShuffleNet-V2, NASNet, TF "same" padding, HRNet fusion, SE, WSConv2d, MaxViT-style
-einsum attention. Each is the block's own geometry on tiny widths, so the float64 probe is fast.
+einsum attention, BoTNet relative-position attention. Each is the block's own geometry on tiny widths, so the float64 probe is fast.
 
 Every model maps an N x 3 x H x W image to an N x C x h x w map (token models reshape their
 tokens back at the end, as timm's feature extractors do), so the probe reads its output.
@@ -219,6 +219,58 @@ class EinsumAttention(nn.Module):
             ws = self.window
             y = y.reshape(b, h // ws, w // ws, c, ws, ws).permute(0, 3, 1, 4, 2, 5)
         return x + y.reshape(b, c, h, w)
+
+
+def relative_logits_1d(q, rel, width: int):
+    """Relative-position logits along the last position axis, as in Attention Augmented Conv
+    (Bello et al. 2019) and BoTNet: ``q @ rel^T`` over the 2W-1 offsets, then the pad /
+    flatten / reshape skew that turns relative offsets into absolute key positions.
+    q: (B, H, W, d) -> (B, H, W, W) [query w, key w']."""
+    b, h, w, _ = q.shape
+    x = (q @ rel.transpose(-1, -2)).reshape(-1, w, 2 * w - 1)
+    x = F.pad(F.pad(x, [0, 1]).flatten(1), [0, w - 1])
+    x = x.reshape(-1, w + 1, 2 * w - 1)[:, :w, w - 1:]
+    return x.reshape(b, h, w, w)
+
+
+class RelPosAttention(nn.Module):
+    """BoTNet's bottleneck attention on an NCHW map: 1x1 qkv conv, q @ k over the flattened
+    H*W positions plus 2-D relative-position logits (per axis, :func:`relative_logits_1d`),
+    softmax over all positions, attn @ v, reshape back to the map."""
+
+    def __init__(self, res: int, c: int = C):
+        super().__init__()
+        self.res = res
+        self.qkv = nn.Conv2d(c, 3 * c, 1)
+        self.rel_h = nn.Parameter(torch.randn(2 * res - 1, c) * 0.1)
+        self.rel_w = nn.Parameter(torch.randn(2 * res - 1, c) * 0.1)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q, k, v = torch.split(self.qkv(x), [c, c, c], dim=1)
+        q = q.reshape(b, c, h * w).transpose(-1, -2)            # B x HW x C
+        k = k.reshape(b, c, h * w)
+        v = v.reshape(b, c, h * w).transpose(-1, -2)
+        qm = q.reshape(b, h, w, c)
+        lw = relative_logits_1d(qm, self.rel_w, w)              # B x H x W x W'
+        lh = relative_logits_1d(qm.transpose(1, 2), self.rel_h, h)   # B x W x H x H'
+        pos = (lw[:, :, None, :, :].expand(-1, -1, h, -1, -1).permute(0, 1, 3, 2, 4)
+               + lh[:, :, None, :, :].expand(-1, -1, w, -1, -1).permute(0, 3, 1, 4, 2))
+        attn = (q @ k * c ** -0.5 + pos.reshape(b, h * w, h * w)).softmax(dim=-1)
+        return (attn @ v).transpose(-1, -2).reshape(b, c, h, w)
+
+
+class BoTNetBlock(nn.Module):
+    """stem 3x3/2 -> relative-position self-attention at 8x8 -> 1x1 conv (a BoTNet stage)."""
+
+    def __init__(self, res: int = 8):
+        super().__init__()
+        self.stem = nn.Conv2d(3, C, 3, 2, 1)
+        self.attn = RelPosAttention(res)
+        self.proj = nn.Conv2d(C, C, 1)
+
+    def forward(self, x):
+        return self.proj(F.relu(self.attn(self.stem(x))))
 
 
 # ---- gates -----------------------------------------------------------------------------------

@@ -98,17 +98,31 @@ GLOBAL = [
     # two window blocks at 8x8 (unknown per unit), patch merging to 4x4, then one window of 4
     # covering the whole map: every unit sees the union of all units -- the whole image
     (mb.SwinPair, 32, "matmul over positions in last.attn.matmul"),
+    # BoTNet: q @ k over the flattened H*W positions; the relative-position logits go through a
+    # pad/flatten skew whose layout is not followed, but are added to logits that already see
+    # every position (timm's botnet26t reported 71 px exact at an earlier node before)
+    (mb.BoTNetBlock, 16, "matmul over positions in attn.matmul"),
 ]
 
 
 @pytest.mark.parametrize("make, size, mixer", GLOBAL,
                          ids=["se", "resnest", "vit-sdpa", "vit-matmul", "vit-mha", "einsum",
-                              "swin-last-window"])
+                              "swin-last-window", "botnet-relpos"])
 def test_global_fields_are_the_whole_input_by_the_probe(make, size, mixer):
     model = make()
     g, rfs, rf = _analyse(model, size)
     _assert_global(model, size, rf, mixer)
     assert feature_rf(g, rfs).status == "global"
+
+
+def test_botnet_feature_node_is_the_last_map_not_an_earlier_exact_node():
+    g, rfs, _ = _analyse(mb.BoTNetBlock(), 16)
+    frf = feature_rf(g, rfs)
+    assert frf.node == "proj" and frf.status == "global" and frf.size == (16, 16)
+    # every node after the logits sees the whole image; none falls back to "no map"
+    after = g.position("attn.softmax")
+    assert all(rfs[n.name] is not None and rfs[n.name].status == "global"
+               for n in g.nodes[after:])
 
 
 def test_vit_feature_node_is_the_token_map_not_the_patch_embedding():
