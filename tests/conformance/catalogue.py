@@ -13,8 +13,8 @@ References, per model (``check``):
   on the real model, with PyTorch's fused ``nn.MultiheadAttention`` fast path switched off
   (``torch.backends.mha.set_fastpath_enabled(False)``) as archlens does; with the fast path on,
   fvcore sees one fused op under ``no_grad`` and drops the QKV and output projections;
-* feature RF: the gradient probe of ``tests/metrics/probe.py`` (float64, conv weights 1/fan_in,
-  norms -> identity, max -> average pooling over the same windows) at the feature node, at the
+* feature RF: the gradient probe of ``tests/metrics/probe.py`` (float64, jittered positive conv
+  weights ``(1 + U[0, 1)) / fan_in``, in-place activations off, norms -> identity, max -> average pooling over the same windows) at the feature node, at the
   model's own input size: the centre unit's input support must equal the analytic window
   clipped to the image, a ``global`` field must see the whole image, and an ``unknown`` one
   must say why;
@@ -296,9 +296,13 @@ _NORMS = tuple(c for c in (getattr(nn.modules.batchnorm, "_NormBase", None), nn.
                if c is not None)
 
 
+PROBE_JITTER_SEED = 0
+
+
 def prepare(model: nn.Module) -> nn.Module:
-    """The probe's preparation (``tests/metrics/probe.py``: float64, eval, weights 1/fan_in,
-    zero biases) with the norms made identities *in place*, not swapped for ``Identity``:
+    """The probe's preparation (``tests/metrics/probe.py``: float64, eval, positive weights
+    ``(1 + U[0, 1)) / fan_in`` (``jitter``, as tests/metrics/test_rf_modern.py), zero biases,
+    in-place activations off) with the norms made identities *in place*, not swapped for ``Identity``:
     batch norms get identity statistics (their fused activation, timm's ``BatchNormAct2d``,
     still runs and can be hooked), other norms skip their normalisation on the instance; only
     real torch norm classes are touched (torchvision's ``Conv2dNormActivation`` has "Norm" in
@@ -332,12 +336,15 @@ def prepare(model: nn.Module) -> nn.Module:
         elif isinstance(m, _NORMS):     # statistics over positions/channels: skip it, keep act
             act = getattr(m, "act", None)
             m.forward = ((lambda x, *a, _act=act, **k: _act(x)) if isinstance(act, nn.Module)
-                         else (lambda x, *a, **k: x))             # type: ignore[method-assign]
+                         else (lambda x, *a, **k: x.clone()))     # type: ignore[method-assign]
     # the shared prepare swaps every child whose class name contains "Norm" for Identity:
     # hide the names from it (the norms are identities already, the conv blocks stay)
     renamed = [m for m in model.modules() if "Norm" in type(m).__name__]
     with _plain_class_names(renamed):
-        return _prepare(model)
+        # the same unequal positive weights as the probe's own fixtures (jitter): a softmax gate
+        # over equal branches (ResNeSt's split attention, SK) cancels exactly on equal weights
+        # and the probe would miss the gate's global path (timm resnest14d read as WRONG)
+        return _prepare(model, jitter=PROBE_JITTER_SEED)
 
 
 @contextlib.contextmanager

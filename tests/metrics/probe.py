@@ -77,14 +77,58 @@ _REAL_NORMS = {name: getattr(F, name) for name in ("layer_norm", "group_norm", "
                                                    "instance_norm")}
 
 
+_REAL_SOFTMAX = (F.softmax, torch.softmax, torch.Tensor.softmax)
+_REAL_SDPA = F.scaled_dot_product_attention
+
+
+def _cool(x: torch.Tensor) -> torch.Tensor:
+    """``x`` scaled into [-1, 1] by a *detached* constant: no new path, no saturation."""
+    return x / (x.detach().abs().amax() + 1.0)
+
+
+def _softmax(x, dim=None, _stacklevel=3, dtype=None):  # F.softmax's and torch.softmax's form
+    if dim is None:
+        dim = 0 if x.dim() in (0, 1, 3) else 1  # F.softmax's legacy implicit dim
+    return _REAL_SOFTMAX[2](_cool(x), dim, dtype=dtype)
+
+
+def _softmax_method(self, dim, dtype=None):
+    return _REAL_SOFTMAX[2](_cool(self), dim, dtype=dtype)
+
+
+def _sdpa(q, k, v, *a, scale=None, **kw):
+    bound = float(q.detach().abs().amax() * k.detach().abs().amax() * q.shape[-1]) + 1.0
+    return _REAL_SDPA(q, k, v, *a, scale=1.0 / bound, **kw)
+
+
+@contextlib.contextmanager
+def softmax_unsaturated() -> Iterator[None]:
+    """Softmax (``F.softmax``, ``torch.softmax``, ``Tensor.softmax``, and inside
+    ``F.scaled_dot_product_attention``) on logits scaled into [-1, 1] by a detached constant.
+    On the probe's un-normalised activations (norms are identities, so values grow layer by
+    layer) logits reach thousands and softmax weights underflow to exact zeros in float64,
+    cutting real paths (timm botnet26t: the probe saw 199 of 256 rows). A detached positive
+    scale changes no dependency: it neither adds nor removes a path, so the support is the
+    structural one."""
+    F.softmax = torch.softmax = _softmax
+    torch.Tensor.softmax = _softmax_method
+    F.scaled_dot_product_attention = _sdpa
+    try:
+        yield
+    finally:
+        F.softmax, torch.softmax, torch.Tensor.softmax = _REAL_SOFTMAX
+        F.scaled_dot_product_attention = _REAL_SDPA
+
+
 @contextlib.contextmanager
 def norms_as_identity() -> Iterator[None]:
     """Functional normalisations (``F.layer_norm`` inside timm's LayerNorm2d, a user's
     ``F.group_norm``) pass their input through, as :func:`prepare` does for norm *modules*: on the
     probe's constant input they would output zeros and hide every path (and their statistics'
     coupling is not counted as receptive field, docs/receptive-field.md)."""
-    for name in _REAL_NORMS:
-        setattr(F, name, lambda x, *a, **k: x)
+    for name in _REAL_NORMS:  # a copy: an in-place activation after the norm (timm's
+        # BatchNormAct2d, ReLU(inplace=True)) must not overwrite a tensor saved for backward
+        setattr(F, name, lambda x, *a, **k: x.clone())
     try:
         yield
     finally:
@@ -95,11 +139,17 @@ def norms_as_identity() -> Iterator[None]:
 def prepare(model: nn.Module, jitter: int | None = None) -> nn.Module:
     """In place: float64, eval, positive averaging weights, zero biases, norms -> Identity.
 
+    In-place activations (``inplace=True`` modules) are switched to out-of-place: the probe
+    needs every tensor saved for backward intact.
+
     ``jitter`` (a seed): weights ``(1 + U[0, 1)) / fan_in`` instead of ``1 / fan_in`` -- still
     positive, but no longer equal, so a softmax *gate* over equal branches (ResNeSt's split
     attention, SK) does not cancel exactly: with identical branches the gate's gradient is
     ``sum_r p_r (delta - p) x_r = 0`` and the probe would miss the gate's global path."""
     gen = torch.Generator().manual_seed(jitter) if jitter is not None else None
+    for mod in model.modules():  # in-place activations break backward once norms pass their
+        if isinstance(getattr(mod, "inplace", None), bool):   # input through (timm dpn48b)
+            mod.inplace = False
     for name, mod in list(model.named_modules()):
         for cname, child in list(mod.named_children()):
             if "Norm" in type(child).__name__:
@@ -138,7 +188,7 @@ def probe(run: Callable[[torch.Tensor], torch.Tensor], input_shape: tuple[int, .
     input); 1: the whole centre column. Returns (row extent, column extent, (h, w) of the map).
     """
     x = torch.ones(input_shape, dtype=torch.float64, requires_grad=True)
-    with max_pool_as_avg(), norms_as_identity():
+    with max_pool_as_avg(), norms_as_identity(), softmax_unsaturated():
         y = run(x)
     h, w = y.shape[-2:]
     ch, cw = (h - 1) // 2, (w - 1) // 2
