@@ -218,3 +218,28 @@ def test_stack_then_sum_is_the_union_of_the_branch_windows(dim):
     a = archlens.analyze(_StackSum(dim), (4, 16, 16), device="meta")
     rf = a.feature_rf
     assert rf.status == "exact" and tuple(rf.size) == (5, 5) and tuple(rf.stride) == (1, 1)
+
+
+class _InplaceAfterNorm(nn.Module):
+    """A tensor saved for backward (``a * a``), then an in-place ReLU after a norm (timm's
+    BatchNormAct2d, dpn48b): with the norm an identity the ReLU would overwrite ``a``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.act = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        a = self.conv1(x)
+        sq = a * a
+        return self.conv2(self.act(self.bn(a)) + sq)
+
+
+def test_probe_survives_inplace_activations_after_identity_norms():
+    # two 3x3 convs: 5 px, stride 1; the probe must run (it failed on dpn48b) and agree
+    model = _InplaceAfterNorm()
+    g, rfs, rf = _analyse(model, 16)
+    assert rf.size == (5, 5) and rf.stride == (1, 1)
+    _assert_exact(model, 16, rf)
