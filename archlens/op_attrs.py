@@ -169,6 +169,22 @@ def _einsum(args: tuple, kwargs: dict, tracked: Tracked) -> dict[str, Any]:
             "tracked": tuple(bool(tracked(t)) for t in ts)}
 
 
+def _layer_norm(args: tuple, kwargs: dict, tracked: Tracked) -> dict[str, Any]:
+    """layer_norm / rms_norm: statistics over the last ``len(normalized_shape)`` dims."""
+    b = _bind(("input", "normalized_shape"), args, kwargs)
+    shape = b.get("normalized_shape")
+    if isinstance(shape, int):
+        return {"norm_ndim": 1}
+    return {"norm_ndim": len(shape)} if isinstance(shape, (list, tuple, torch.Size)) else {}
+
+
+def _instance_norm(args: tuple, kwargs: dict, tracked: Tracked) -> dict[str, Any]:
+    """instance_norm: per-sample statistics over the positions unless running stats are used."""
+    b = _bind(("input", "running_mean", "running_var", "weight", "bias", "use_input_stats"),
+              args, kwargs)
+    return {"input_stats": bool(b.get("use_input_stats", True))}
+
+
 _RED = _reduce()
 FUNCTIONS: dict[str, Callable[[tuple, dict, Tracked], dict[str, Any]]] = {
     "permute": _permute,
@@ -193,6 +209,7 @@ FUNCTIONS: dict[str, Callable[[tuple, dict, Tracked], dict[str, Any]]] = {
     "roll": _roll, "flip": _along(("input", "dims"), key="dims", many=True),
     "matmul": _operands, "mm": _operands, "bmm": _operands,
     "einsum": _einsum,
+    "layer_norm": _layer_norm, "rms_norm": _layer_norm, "instance_norm": _instance_norm,
 }
 
 # tensor methods whose dim defaults differ from the functional form
@@ -219,6 +236,14 @@ def module_attrs(m: nn.Module) -> dict[str, Any]:
         return {"batch_first": bool(m.batch_first)}
     if isinstance(m, nn.Softmax | nn.LogSoftmax | nn.Softmin) and m.dim is not None:
         return {"dim": int(m.dim)}  # may be negative: resolved against the input's rank later
+    if isinstance(m, nn.LayerNorm) or type(m).__name__ == "RMSNorm":
+        shape = getattr(m, "normalized_shape", None)
+        if isinstance(shape, (tuple, list, torch.Size)):
+            return {"norm_ndim": len(shape)}     # statistics over the last len(shape) dims
+    if isinstance(m, nn.modules.instancenorm._InstanceNorm):
+        # eval with running statistics is per-pixel; otherwise the statistics span the map
+        return {"input_stats": not (m.track_running_stats and not m.training
+                                    and m.running_mean is not None)}
     if isinstance(m, nn.Flatten):
         return {"start_dim": int(m.start_dim), "end_dim": int(m.end_dim)}
     return {}

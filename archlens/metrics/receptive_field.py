@@ -509,6 +509,36 @@ def _mix_along_op(ctx: _Ctx, g: _Geo) -> _Geo:
     return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
 
 
+def _norm_stats_dims(node: Node, nd: int) -> list[int] | None:
+    """The dims a normalisation's statistics span, when they are computed from the input
+    itself (None: per-position in this pass -- BatchNorm in eval, LayerNorm over channels
+    only, an InstanceNorm with running statistics, LocalResponseNorm across channels)."""
+    kind = {_lower(node), node.base_type.lower().lstrip("_")}
+    if kind & {"groupnorm", "group_norm"}:
+        return list(range(1, nd))          # (C/G, *spatial) of each group
+    if kind & {"instancenorm1d", "instancenorm2d", "instancenorm3d", "instance_norm"}:
+        return list(range(2, nd)) if node.attrs.get("input_stats", True) else None
+    if kind & {"layernorm", "layer_norm", "rmsnorm", "rms_norm"}:
+        k = int(node.attrs.get("norm_ndim", 1))
+        return list(range(max(0, nd - k), nd))
+    return None
+
+
+def _norm_op(ctx: _Ctx, g: _Geo, dims: list[int]) -> _Geo:
+    """GroupNorm / InstanceNorm / LayerNorm over pixel dims: every output depends, through the
+    mean and variance, on every position the statistics span -- those axes are mixed (global
+    when the whole map is), the layout stays. Over channels only: pointwise."""
+    if not _axes_in(g.layout, dims):
+        return _elementwise(ctx, [g])
+    g = _from_span(g, dims)
+    if g.state is None:
+        return g
+    res = _mix_dims(ctx, g, dims, f"{ctx.node.type} statistics over positions")
+    if isinstance(res, str):
+        return ctx.unknown(res, g.layout, g.grid, [g])
+    return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
+
+
 def _nchw_out(ctx: _Ctx, g: _Geo) -> L.Layout:
     out = ctx.node.out_shape
     assert g.layout is not None
@@ -1082,6 +1112,9 @@ def _node_geo(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
         if t in _REDUCTIONS and ("dim" in node.attrs or tuple(node.out_shape)
                                  != tuple(node.in_shapes[0])):
             return _reduce_op(ctx, one)
+        stats = _norm_stats_dims(node, len(one.layout))
+        if stats is not None:
+            return _norm_op(ctx, one, stats)
     return _elementwise(ctx, ins)
 
 

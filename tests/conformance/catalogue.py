@@ -299,7 +299,7 @@ _NORMS = tuple(c for c in (getattr(nn.modules.batchnorm, "_NormBase", None), nn.
 PROBE_JITTER_SEED = 0
 
 
-def prepare(model: nn.Module) -> nn.Module:
+def prepare(model: nn.Module, keep_norms: bool = False) -> nn.Module:
     """The probe's preparation (``tests/metrics/probe.py``: float64, eval, positive weights
     ``(1 + U[0, 1)) / fan_in`` (``jitter``, as tests/metrics/test_rf_modern.py), zero biases,
     in-place activations off) with the norms made identities *in place*, not swapped for ``Identity``:
@@ -333,7 +333,7 @@ def prepare(model: nn.Module) -> nn.Module:
             if m.weight is not None:
                 with torch.no_grad():
                     m.weight.fill_(1.0)
-        elif isinstance(m, _NORMS):     # statistics over positions/channels: skip it, keep act
+        elif isinstance(m, _NORMS) and not keep_norms:  # skip the statistics, keep the act
             act = getattr(m, "act", None)
             m.forward = ((lambda x, *a, _act=act, **k: _act(x)) if isinstance(act, nn.Module)
                          else (lambda x, *a, **k: x.clone()))     # type: ignore[method-assign]
@@ -344,7 +344,7 @@ def prepare(model: nn.Module) -> nn.Module:
         # the same unequal positive weights as the probe's own fixtures (jitter): a softmax gate
         # over equal branches (ResNeSt's split attention, SK) cancels exactly on equal weights
         # and the probe would miss the gate's global path (timm resnest14d read as WRONG)
-        return _prepare(model, jitter=PROBE_JITTER_SEED)
+        return _prepare(model, jitter=PROBE_JITTER_SEED, keep_norms=keep_norms)
 
 
 @contextlib.contextmanager
@@ -388,7 +388,11 @@ def probe_feature(model: nn.Module, analysis, shape: tuple[int, ...]) -> dict[st
                                              else "the probe is 2-D only")
         return out
     out.update(node=node.name, layout=layout)
-    prepare(model)              # first: it swaps norms for Identity, hooks go on what runs
+    # a global claim is checked with the norms real (GroupNorm / InstanceNorm statistics over
+    # the map are one way a field becomes global; they can only add support), an exact one
+    # with the norms as identities (their statistics would cover the whole map)
+    keep = status == "global"
+    prepare(model, keep_norms=keep)  # first: it swaps norms for Identity, hooks go on what runs
     run = _runner(model, analysis.graph, node.name)
     if run is None:
         out["verdict"] = f"not compared: cannot capture {node.name} with a hook"
@@ -435,7 +439,7 @@ def probe_feature(model: nn.Module, analysis, shape: tuple[int, ...]) -> dict[st
                 out.update(probe=got, expected=want, how=f"thin inputs ({small} px wide)")
                 out["verdict"] = "equal" if got == want else "WRONG"
                 return out
-    rows, cols, hw = probe(run, (1, *shape))
+    rows, cols, hw = probe(run, (1, *shape), keep_norms=keep)
     out["probe"] = [list(rows), list(cols)]
     out["how"] = f"own input {H}x{W}"
     if status == "global":

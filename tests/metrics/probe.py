@@ -136,11 +136,14 @@ def norms_as_identity() -> Iterator[None]:
             setattr(F, name, fn)
 
 
-def prepare(model: nn.Module, jitter: int | None = None) -> nn.Module:
+def prepare(model: nn.Module, jitter: int | None = None, keep_norms: bool = False) -> nn.Module:
     """In place: float64, eval, positive averaging weights, zero biases, norms -> Identity.
 
     In-place activations (``inplace=True`` modules) are switched to out-of-place: the probe
     needs every tensor saved for backward intact.
+
+    ``keep_norms``: the normalisation layers stay real (and functional norms run), so their
+    statistics' coupling is measured (GroupNorm over the map makes the field global).
 
     ``jitter`` (a seed): weights ``(1 + U[0, 1)) / fan_in`` instead of ``1 / fan_in`` -- still
     positive, but no longer equal, so a softmax *gate* over equal branches (ResNeSt's split
@@ -152,7 +155,7 @@ def prepare(model: nn.Module, jitter: int | None = None) -> nn.Module:
             mod.inplace = False
     for name, mod in list(model.named_modules()):
         for cname, child in list(mod.named_children()):
-            if "Norm" in type(child).__name__:
+            if "Norm" in type(child).__name__ and not keep_norms:
                 setattr(mod, cname, nn.Identity())
     model.double().eval()
     with torch.no_grad():
@@ -181,14 +184,17 @@ def support(grad: torch.Tensor) -> tuple[tuple[int, int], tuple[int, int]]:
 
 
 def probe(run: Callable[[torch.Tensor], torch.Tensor], input_shape: tuple[int, ...],
-          axis: int | None = None) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+          axis: int | None = None, keep_norms: bool = False
+          ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
     """Backprop from the centre unit of ``run(x)`` (a N x C x h x w map) to a ones input.
 
     ``axis`` None: the single centre unit; 0: the whole centre row (for the H extent on a thin
-    input); 1: the whole centre column. Returns (row extent, column extent, (h, w) of the map).
+    input); 1: the whole centre column. ``keep_norms``: functional norms run for real (see
+    :func:`prepare`). Returns (row extent, column extent, (h, w) of the map).
     """
     x = torch.ones(input_shape, dtype=torch.float64, requires_grad=True)
-    with max_pool_as_avg(), norms_as_identity(), softmax_unsaturated():
+    with max_pool_as_avg(), softmax_unsaturated(), (
+            contextlib.nullcontext() if keep_norms else norms_as_identity()):
         y = run(x)
     h, w = y.shape[-2:]
     ch, cw = (h - 1) // 2, (w - 1) // 2

@@ -243,3 +243,55 @@ def test_probe_survives_inplace_activations_after_identity_norms():
     g, rfs, rf = _analyse(model, 16)
     assert rf.size == (5, 5) and rf.stride == (1, 1)
     _assert_exact(model, 16, rf)
+
+
+class _NormNet(nn.Module):
+    """conv 3x3 -> a normalisation -> conv 3x3 (channels-last for a LayerNorm over channels)."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.norm = {"group": lambda: nn.GroupNorm(2, 4), "instance": lambda: nn.InstanceNorm2d(4),
+                     "layer_chw": lambda: nn.LayerNorm((4, 16, 16)),
+                     "layer_c": lambda: nn.LayerNorm(4), "batch": lambda: nn.BatchNorm2d(4),
+                     "functional_group": lambda: nn.Identity()}[kind]()
+        self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        if self.kind == "layer_c":
+            x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        elif self.kind == "functional_group":
+            x = torch.nn.functional.group_norm(x, 2)
+        else:
+            x = self.norm(x)
+        return self.conv2(x)
+
+
+@pytest.mark.parametrize("kind, mixer", [
+    ("group", "GroupNorm statistics over positions in norm"),
+    ("instance", "InstanceNorm2d statistics over positions in norm"),
+    ("layer_chw", "LayerNorm statistics over positions in norm"),
+    ("functional_group", "group_norm statistics over positions in group_norm"),
+])
+def test_norms_whose_statistics_span_the_map_are_global_by_the_real_norm_probe(kind, mixer):
+    # the probe keeps the norms real here: the mean and variance couple every position
+    model = _NormNet(kind).eval()
+    g, rfs, rf = _analyse(model, 16)
+    assert rf.status == "global" and rf.size == (16, 16) and mixer in rf.reason, rf
+    prepare(model, jitter=0, keep_norms=True)
+    rows, cols, _ = probe(model, (1, 3, 16, 16), keep_norms=True)
+    assert rows == (0, 15) and cols == (0, 15)
+
+
+@pytest.mark.parametrize("kind", ["layer_c", "batch"])
+def test_per_pixel_norms_stay_exact_by_the_real_norm_probe(kind):
+    # LayerNorm over channels only and BatchNorm in eval: per position, two 3x3 convs = 5 px
+    model = _NormNet(kind).eval()
+    g, rfs, rf = _analyse(model, 16)
+    assert rf.status == "exact" and rf.size == (5, 5), rf
+    prepare(model, jitter=0, keep_norms=True)
+    rows, cols, hw = probe(model, (1, 3, 16, 16), keep_norms=True)
+    c = (hw[0] - 1) // 2
+    assert rows == (c - 2, c + 2) and cols == (c - 2, c + 2)
