@@ -1,14 +1,13 @@
-"""The layer-graph viewer: a Streamlit bidirectional component (``st.components.v2``) that
-shows the graphviz SVG with wheel zoom and drag pan, and reports clicks on nodes.
+"""The layer-graph viewer in the dashboard: a Streamlit bidirectional component
+(``st.components.v2``) around archlens's one pan/zoom viewer (:mod:`archlens.render.viewer`:
+the same markup, CSS and JavaScript as the report pages), which also reports clicks on nodes.
 
 ``st.graphviz_chart`` can neither zoom nor report a click, and a CDN pan/zoom library would
-break offline use, so the viewer is ~150 lines of inline JavaScript (no network, no build
-step): the SVG sits in a clipped box and a CSS transform (translate + scale) moves it. Wheel
-zooms around the cursor, drag pans, double-click or "fit" fits the drawing, "+"/"-" zoom
-around the centre, "full screen" toggles the browser's fullscreen mode. The box is as tall as
-the window below it (so its bottom and zoom label stay on screen). The node of the selected
-layer is outlined and centred. A click (a press and release without dragging) on a node sends
-the node's layer (the first line of its tooltip) to Python as the ``node`` trigger value.
+break offline use. What this module adds to the shared viewer (no network, no build step):
+the "full screen" button; the box is as tall as the window below it (so its bottom and zoom
+label stay on screen); the node of the selected layer is outlined and centred; a click (a
+press and release without dragging) on a node sends the node's layer (the first line of its
+tooltip) to Python as the ``node`` trigger value.
 
 The SVG comes from archlens's graphviz renderer (names escaped for XML there); it is parsed
 with ``DOMParser`` and stripped of ``<script>``, ``<foreignObject>`` and ``on*`` attributes
@@ -20,40 +19,15 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from archlens.render.viewer import PANZOOM_JS, VIEWER_CSS, box_html
+
 COMPONENT_NAME = "archlens.graph_viewer"
 
-VIEWER_HTML = """<div class="pz-box" tabindex="0">
-  <div class="pz-bar">
-    <button class="pz-in" title="zoom in">+</button>
-    <button class="pz-out" title="zoom out">&minus;</button>
-    <button class="pz-fit" title="fit the drawing to the box (or double-click)">fit</button>
-    <button class="pz-full" title="full screen (Esc leaves)">full screen</button>
-  </div>
-  <div class="pz-stage"></div>
-  <div class="pz-zoom"></div>
-</div>"""
+VIEWER_HTML = box_html(("in", "out", "fit", "full"))
 
-VIEWER_CSS = """
-.pz-box { position: relative; width: 100%; height: 600px; overflow: hidden;
-  border: 1px solid #ddd; border-radius: 6px; background: #fff; cursor: grab;
-  touch-action: none; font-family: sans-serif; }
-.pz-box:fullscreen { border-radius: 0; }
-.pz-box.dragging { cursor: grabbing; }
-.pz-stage { position: absolute; left: 0; top: 0; transform-origin: 0 0; }
-.pz-stage svg { display: block; }
-.pz-stage g.node { cursor: pointer; }
-.pz-bar { position: absolute; right: 8px; top: 8px; z-index: 2; display: flex; gap: 4px; }
-.pz-bar button { min-width: 34px; height: 28px; border: 1px solid #bbb; border-radius: 4px;
-  background: #fafafa; cursor: pointer; font-size: 13px; }
-.pz-zoom { position: absolute; left: 8px; bottom: 6px; z-index: 2; font-size: 12px;
-  color: #555; background: rgba(255,255,255,.85); padding: 1px 4px; }
-.pz-hit polygon, .pz-hit ellipse, .pz-hit path { stroke: #d500f9 !important;
-  stroke-width: 4px !important; }
-.pz-mark polygon, .pz-mark path { stroke: #ff6d00 !important; stroke-width: 3.5px !important;
-  stroke-dasharray: 6 3; }
-"""
-
-VIEWER_JS = r"""
+# The component: the shared viewer (PANZOOM_JS, a plain function) and the ES module that
+# Streamlit calls on every render with the current data.
+VIEWER_JS = PANZOOM_JS + r"""
 function clean(svgText) {
   var doc = new DOMParser().parseFromString(svgText, "image/svg+xml");
   var svg = doc.documentElement;
@@ -67,143 +41,42 @@ function clean(svgText) {
   });
   return document.importNode(svg, true);
 }
-function nodeName(g) {
-  var a = g.querySelector("a");
-  var tip = a ? (a.getAttribute("xlink:title") || a.getAttribute("title") || "") : "";
-  if (!tip) { var t = g.querySelector("title"); tip = t ? t.textContent : ""; }
-  return tip.split("\n")[0].replace(/ \(\d+ layers\)$/, "");
-}
 export default function (component) {
   var data = component.data || {}, root = component.parentElement;
   var box = root.querySelector(".pz-box"), stage = root.querySelector(".pz-stage");
-  var label = root.querySelector(".pz-zoom");
-  var st = box.__pz;
-  if (!st || st.key !== data.key) {  // a new drawing: parse and insert it once
+  var pz = box.__pz;
+  if (!pz) {  // the viewer and its listeners, once per element
+    pz = box.__pz = archlensPanZoom(box, "wheel: zoom, drag: pan, double-click: fit, " +
+                                    "click a node: select it");
+  }
+  if (pz.key !== data.key) {  // a new drawing: parse and insert it once
     stage.textContent = "";
     var svg = clean(data.svg || "");
     if (svg) stage.appendChild(svg);
-    st = box.__pz = {key: data.key, s: 1, x: 0, y: 0, drag: null, svg: svg};
+    pz.key = data.key; pz.focused = undefined;
+    pz.state.s = 1; pz.state.x = 0; pz.state.y = 0;
   }
-  st.send = component.setTriggerValue;
-  var svg = st.svg;
-  function apply() {
-    stage.style.transform = "translate(" + st.x + "px," + st.y + "px) scale(" + st.s + ")";
-    label.textContent = Math.round(st.s * 100) + " %  (wheel: zoom, drag: pan, " +
-      "double-click: fit, click a node: select it)";
-  }
-  function size() {
-    var r = svg ? svg.getBoundingClientRect() : {width: 1, height: 1};
-    return {w: r.width / st.s || 1, h: r.height / st.s || 1};
-  }
+  var send = component.setTriggerValue;
+  pz.onNode(function (name) { send("node", name); });
+  var hl = data.highlight || "";
+  var hit = pz.outline(hl);
+  pz.mark(data.marks || []);
   function fitHeight() {  // as tall as the window below the box's top edge
     if (document.fullscreenElement === box) { box.style.height = "100vh"; return; }
     var top = box.getBoundingClientRect().top + window.scrollY;
     var h = Math.max(360, window.innerHeight - Math.max(0, top - window.scrollY) - 24);
     box.style.height = Math.min(h, data.max_height || 1400) + "px";
   }
-  function fit() {
-    var d = size(), bw = box.clientWidth, bh = box.clientHeight;
-    st.s = Math.min(bw / d.w, bh / d.h, 1.5) * 0.98;
-    st.x = (bw - d.w * st.s) / 2; st.y = Math.max(4, (bh - d.h * st.s) / 2); apply();
-  }
-  function zoomAt(f, cx, cy) {
-    var ns = Math.min(20, Math.max(0.02, st.s * f));
-    st.x = cx - (cx - st.x) * ns / st.s; st.y = cy - (cy - st.y) * ns / st.s; st.s = ns;
-    apply();
-  }
-  if (!box.__wired) {  // listeners once per element; they read the current state object
-    box.__wired = true;
-    box.addEventListener("wheel", function (e) {
-      e.preventDefault();
-      var r = box.getBoundingClientRect();
-      box.__zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top);
-    }, {passive: false});
-    box.addEventListener("pointerdown", function (e) {
-      if (e.target.tagName === "BUTTON") return;
-      var s = box.__pz;
-      s.drag = {px: e.clientX, py: e.clientY, x: s.x, y: s.y, moved: false};
-      box.classList.add("dragging");
-    });
-    box.addEventListener("pointermove", function (e) {
-      var s = box.__pz;
-      if (!s.drag) return;
-      var dx = e.clientX - s.drag.px, dy = e.clientY - s.drag.py;
-      if (Math.abs(dx) + Math.abs(dy) > 4) s.drag.moved = true;
-      if (s.drag.moved) { s.x = s.drag.x + dx; s.y = s.drag.y + dy; box.__apply(); }
-    });
-    box.addEventListener("pointerup", function (e) {
-      var s = box.__pz, d = s.drag;
-      s.drag = null; box.classList.remove("dragging");
-      if (!d || d.moved) return;
-      var t = e.composedPath ? e.composedPath()[0] : e.target;
-      var g = t && t.closest ? t.closest("g.node") : null;
-      if (g) { var name = nodeName(g); if (name) s.send("node", name); }
-    });
-    box.addEventListener("pointercancel", function () {
-      box.__pz.drag = null; box.classList.remove("dragging"); });
-    box.addEventListener("dblclick", function () { box.__fit(); });
-    root.querySelector(".pz-in").onclick = function () {
-      box.__zoomAt(1.25, box.clientWidth / 2, box.clientHeight / 2); };
-    root.querySelector(".pz-out").onclick = function () {
-      box.__zoomAt(0.8, box.clientWidth / 2, box.clientHeight / 2); };
-    root.querySelector(".pz-fit").onclick = function () { box.__fit(); };
-    root.querySelector(".pz-full").onclick = function () {
-      if (document.fullscreenElement) document.exitFullscreen();
-      else if (box.requestFullscreen) box.requestFullscreen();
-    };
-  }
-  box.__apply = apply; box.__fit = fit; box.__zoomAt = zoomAt;
-  // Outline the drawn node that holds the selected layer: the node whose tooltip names the
-  // layer itself, else the collapsed module with the longest path that contains it.
-  var hit = null, best = -1, hl = data.highlight || "";
-  if (svg) {
-    svg.querySelectorAll(".pz-hit").forEach(function (g) { g.classList.remove("pz-hit"); });
-    if (hl) {
-      svg.querySelectorAll("g.node").forEach(function (g) {
-        var head = nodeName(g);
-        if (!head) return;
-        var score = head === hl ? 1e9 : (hl.indexOf(head + ".") === 0 ? head.length : -1);
-        if (score > best) { best = score; hit = g; }
-      });
-      if (hit) hit.classList.add("pz-hit");
-    }
-  }
-  box.setAttribute("data-highlight", hit ? nodeName(hit) : "");
-  // Mark (dashed orange) every drawn node holding one of data.marks (a comparison's changes)
-  var marks = data.marks || [], marked = 0;
-  if (svg) {
-    svg.querySelectorAll(".pz-mark").forEach(function (g) { g.classList.remove("pz-mark"); });
-    if (marks.length) {
-      svg.querySelectorAll("g.node").forEach(function (g) {
-        var head = nodeName(g);
-        if (!head) return;
-        for (var i = 0; i < marks.length; i++) {
-          var m = marks[i];
-          if (m === head || m.indexOf(head + ".") === 0 || head.indexOf(m + ".") === 0) {
-            g.classList.add("pz-mark"); marked++; break;
-          }
-        }
-      });
-    }
-  }
-  box.setAttribute("data-marked", String(marked));
   function focus() {  // fit, then zoom to a readable scale around the selected node
-    fitHeight(); fit();
-    if (!hit) return;
-    var hb = hit.getBoundingClientRect(), br = box.getBoundingClientRect();
-    zoomAt(Math.max(st.s, 0.9) / st.s, hb.left - br.left + hb.width / 2,
-           hb.top - br.top + hb.height / 2);
-    hb = hit.getBoundingClientRect();
-    st.x += br.left + box.clientWidth / 2 - (hb.left + hb.width / 2);
-    st.y += br.top + box.clientHeight / 2 - (hb.top + hb.height / 2); apply();
+    fitHeight(); pz.fit();
+    if (hit) pz.centre(hit, 0.9);
   }
-  if (st.focused !== hl) { st.focused = hl; requestAnimationFrame(focus); }
-  function onResize() { fitHeight(); }
-  window.addEventListener("resize", onResize);
-  document.addEventListener("fullscreenchange", onResize);
+  if (pz.focused !== hl) { pz.focused = hl; requestAnimationFrame(focus); }
+  window.addEventListener("resize", fitHeight);
+  document.addEventListener("fullscreenchange", fitHeight);
   return function () {
-    window.removeEventListener("resize", onResize);
-    document.removeEventListener("fullscreenchange", onResize);
+    window.removeEventListener("resize", fitHeight);
+    document.removeEventListener("fullscreenchange", fitHeight);
   };
 }
 """
