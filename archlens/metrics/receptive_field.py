@@ -259,6 +259,11 @@ class _Geo:
     # ops that move pixels around without losing any (windows, roll, patch merging) keep it,
     # so attention over every position afterwards is still recognised as global
     span: tuple[Axis, Axis] | None = None
+    # unknown only: this tensor is a strided slice of producer ``cover[0]`` (whose span is
+    # ``cover[3]``) taking units ``start::step`` of H (``cover[1]`` = (start, step)) and W
+    # (``cover[2]``); slices whose phases together take every unit (Swin's patch merging,
+    # x[..., 0::2, 0::2, :] ... cat) give back that span (see ``_phase_span``)
+    cover: tuple | None = None
 
 
 def _span_of(g: "_Geo") -> tuple[Axis, Axis] | None:
@@ -570,7 +575,7 @@ def _window_op(ctx: _Ctx, g: _Geo) -> _Geo:
         out = _grid_of(layout)
         keeps = all(pp >= 0 and (m - 1) * ss - pp + dd * (kk - 1) >= n - 1
                     for kk, ss, dd, pp, n, m in zip(k, s, d, p, g.grid, out))
-        return replace(g, layout=layout, grid=out,
+        return replace(g, layout=layout, grid=out, cover=None,
                        span=g.span if keeps and not node.attrs.get("transposed") else None)
     k = _pair(node.kernel, 1)
     s = _pair(node.stride, 1)
@@ -626,7 +631,7 @@ def _adaptive_op(ctx: _Ctx, g: _Geo) -> _Geo:
         if out == (1, 1) and g.span is not None:  # global pooling of a map whose span is known
             g = replace(g, state=g.span, reason="", span=None)
         else:
-            return replace(g, layout=layout, grid=out, span=None)
+            return replace(g, layout=layout, grid=out, span=None, cover=None)
     axes = []
     mixer = g.mixer
     for ax, n, m in zip(g.state, g.grid, out):
@@ -649,7 +654,8 @@ def _resize_op(ctx: _Ctx, g: _Geo) -> _Geo:
     out = _grid_of(layout)
     if g.state is None:
         up = all(m >= n for m, n in zip(out, g.grid))
-        return replace(g, layout=layout, grid=out, span=g.span if up else None)
+        return replace(g, layout=layout, grid=out, span=g.span if up else None,
+                       cover=None)
     mode = str(node.attrs.get("mode", "nearest"))
     align = bool(node.attrs.get("align_corners") or False)
     axes = []
@@ -684,6 +690,8 @@ def _index_op(ctx: _Ctx, g: _Geo) -> _Geo:
     st = list(g.state) if g.state is not None else None
     grid = list(g.grid)
     out: list[L.Dim] = []
+    phases: dict[int, tuple[int, int]] = {}
+    phases_ok: list[bool] = []
     it = iter(g.layout)
     for e in idx:
         if e is None:
@@ -711,6 +719,8 @@ def _index_op(ctx: _Ctx, g: _Geo) -> _Geo:
             a = min(axes)
             out.append((L.seg(n, ((a, n, 1),)),))
             grid[a] = n
+            phases[a] = (start, step)  # a phase of the axis when it runs to the end
+            phases_ok.append(start < step and stop >= size)
             if st is not None:
                 st[a] = _window(st[a], 1, step, -start, 1)
         elif step == 1:  # whole segments of a concatenated dim (ViT: x[:, 1:] drops the class token)
@@ -732,8 +742,12 @@ def _index_op(ctx: _Ctx, g: _Geo) -> _Geo:
     if tuple(L.dim_size(d) for d in layout) != tuple(ctx.node.out_shape):
         return ctx.unknown("index does not match the output shape", None, (1, 1), [g])
     gr = (grid[0], grid[1])
+    cover = None
+    if g.state is None and g.span is not None and gr != g.grid and len(phases) == \
+            len(phases_ok) and all(phases_ok):
+        cover = (ctx.node.inputs[0], phases.get(0, (0, 1)), phases.get(1, (0, 1)), g.span)
     return replace(g, layout=layout, grid=gr, state=tuple(st) if st is not None else None,
-                   span=g.span if gr == g.grid else None)  # type: ignore[arg-type]
+                   span=g.span if gr == g.grid else None, cover=cover)  # type: ignore[arg-type]
 
 
 def _split_op(ctx: _Ctx, g: _Geo) -> _Geo:
@@ -787,8 +801,25 @@ def _cat_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
     grid = _grid_of(layout)
     bad = _known(ctx, ins, layout, grid)
     if bad is not None:
+        if bad.state is None and bad.span is None and not spatial:
+            bad = replace(bad, span=_phase_span(ins))
         return bad
     return _combine(ctx, [(g, g.state) for g in ins], layout, grid, inputs=ins)
+
+
+def _phase_span(ins: Sequence[_Geo]) -> tuple[Axis, Axis] | None:
+    """Strided slices of one unknown tensor concatenated off the pixel dims (a space-to-depth:
+    Swin's patch merging ``cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], ...], -1)``):
+    when their phases together take every unit of both axes, the union of the output's units
+    is the union of all the producer's units -- its span. ``None`` otherwise."""
+    covers = [g.cover for g in ins]
+    if not covers or any(c is None for c in covers):
+        return None
+    src, (_, sh), (_, sw), span = covers[0]
+    if any(c[0] != src or c[1][1] != sh or c[2][1] != sw for c in covers):
+        return None
+    taken = {(c[1][0], c[2][0]) for c in covers}
+    return span if taken == {(i, j) for i in range(sh) for j in range(sw)} else None
 
 
 def _stack_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:

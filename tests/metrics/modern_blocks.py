@@ -163,8 +163,9 @@ class SwinPair(nn.Module):
     """Patch embed 4/4 (channels-last via permute), a window block and a shifted-window block at
     8x8 with windows of 4, then patch merging to 4x4 and one block whose window covers it all."""
 
-    def __init__(self):
+    def __init__(self, slices: bool = False):
         super().__init__()
+        self.slices = slices
         self.patch = nn.Conv2d(3, C, 4, 4)
         self.blocks = nn.Sequential(SwinBlock(8, 4, 0), SwinBlock(8, 4, 2))
         self.merge = nn.Linear(4 * C, C)
@@ -174,9 +175,30 @@ class SwinPair(nn.Module):
         x = self.patch(x).permute(0, 2, 3, 1)        # N x 8 x 8 x C
         x = self.blocks(x)
         b, h, w, c = x.shape                         # patch merging: 2x2 neighbours -> channels
-        x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).flatten(3)
+        if self.slices:  # torchvision's form: four strided slices (the 2x2 phases), then cat
+            x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :],
+                           x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
+        else:            # timm's form: reshape + permute
+            x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).flatten(3)
         x = self.last(self.merge(x))
         return x.permute(0, 3, 1, 2)
+
+
+class SliceMerge(nn.Module):
+    """A conv, then torchvision's patch merging (strided slices + cat on channels, a 2x2/2
+    space-to-depth), then a 3x3 conv: exact. ``phases`` drops one phase when 3."""
+
+    def __init__(self, phases: int = 4):
+        super().__init__()
+        self.phases = phases
+        self.conv1 = nn.Conv2d(3, C, 3, 1, 1)
+        self.conv2 = nn.Conv2d(phases * C, C, 3, 1, 1)
+
+    def forward(self, x):
+        x = self.conv1(x).permute(0, 2, 3, 1)
+        parts = [x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :], x[..., 0::2, 1::2, :],
+                 x[..., 1::2, 1::2, :]][:self.phases]
+        return self.conv2(torch.cat(parts, -1).permute(0, 3, 1, 2))
 
 
 class SwinWindows(nn.Module):

@@ -63,6 +63,8 @@ EXACT = [
     # stem 3/2 valid (3, j2); sep 7x7/2 then 7x7: +6*2 + 6*4 = 39; sep3 after sep 5/2 + 7/2 max:
     # b0 (39, j4) -> b3 = 39 + 2*4 + 2*4 = 55 (the widest branch; the shifted 1/2 path is inside)
     (mb.NASNetCells, 63, 55, 4),
+    # conv 3x3 (3, j1); the four 2x2 phases cat'ed = a 2x2/2 window (4, j2); 3x3 (+4: 8)
+    (mb.SliceMerge, 32, 8, 2),
     # TF same: 3/2 (3, j2), dw 5/2 (+8: 11, j4), max 3/2 (+8: 19, j8), dil-2 3x3 (+32: 51)
     (mb.TFSameNet, 61, 51, 8),
     # WSConv2d 7/2 (7, j2), maxpool 3/2 (11, j4), dilated 3x3 d2 (+16: 27)
@@ -79,6 +81,23 @@ def test_exact_fields_equal_the_probe(cls, size, want, stride, monkeypatch):
     _assert_exact(model, size, rf)
     frf = feature_rf(g, rfs)
     assert frf.status == "exact" and frf.size == rf.size and frf.node == feature_node(g, rfs)
+
+
+def test_a_partial_space_to_depth_after_windows_stays_unknown():
+    """Three of the four phases do not take every unit: no span, the field stays unknown."""
+    class Partial(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.win = mb.SwinWindows()
+            self.conv = nn.Conv2d(3 * mb.C, mb.C, 1)
+
+        def forward(self, x):
+            x = self.win(x).permute(0, 2, 3, 1)
+            x = torch.cat([x[..., 0::2, 0::2, :], x[..., 1::2, 0::2, :],
+                           x[..., 0::2, 1::2, :]], -1)
+            return self.conv(x.permute(0, 3, 1, 2)).mean((2, 3), keepdim=True)
+    g, rfs, rf = _analyse(Partial(), 32)
+    assert rf.status == "unknown" and "within windows" in rf.reason
 
 
 def test_wsconv_subclass_is_opened_and_keeps_its_geometry():
@@ -98,6 +117,9 @@ GLOBAL = [
     # two window blocks at 8x8 (unknown per unit), patch merging to 4x4, then one window of 4
     # covering the whole map: every unit sees the union of all units -- the whole image
     (mb.SwinPair, 32, "matmul over positions in last.attn.matmul"),
+    # the same with torchvision's patch merging (x[..., 0::2, 0::2, :] ... cat on channels):
+    # the four phases together take every unit, so the span survives the merge
+    (lambda: mb.SwinPair(slices=True), 32, "matmul over positions in last.attn.matmul"),
     # BoTNet: q @ k over the flattened H*W positions; the relative-position logits go through a
     # pad/flatten skew whose layout is not followed, but are added to logits that already see
     # every position (timm's botnet26t reported 71 px exact at an earlier node before)
@@ -107,7 +129,7 @@ GLOBAL = [
 
 @pytest.mark.parametrize("make, size, mixer", GLOBAL,
                          ids=["se", "resnest", "vit-sdpa", "vit-matmul", "vit-mha", "einsum",
-                              "swin-last-window", "botnet-relpos"])
+                              "swin-last-window", "swin-slice-merge", "botnet-relpos"])
 def test_global_fields_are_the_whole_input_by_the_probe(make, size, mixer):
     model = make()
     g, rfs, rf = _analyse(model, size)
