@@ -133,7 +133,8 @@ _SIGS: dict[str, tuple[str, ...]] = {
                          "groups", "dilation"),
     "conv_transpose3d": ("input", "weight", "bias", "stride", "padding", "output_padding",
                          "groups", "dilation"),
-    "interpolate": ("input", "size", "scale_factor", "mode", "align_corners"),
+    "interpolate": ("input", "size", "scale_factor", "mode", "align_corners",
+                    "recompute_scale_factor"),
     "upsample": ("input", "size", "scale_factor", "mode", "align_corners"),
     "pad": ("input", "pad", "mode", "value"),
 }
@@ -270,7 +271,8 @@ def module_geometry(m: nn.Module) -> tuple[dict[str, Any], dict[str, Any]]:
         attrs = dict(output_size=_jsonable(m.output_size))
     elif isinstance(m, nn.Upsample):
         attrs = dict(scale_factor=_jsonable(m.scale_factor), size=_jsonable(m.size),
-                     mode=m.mode)
+                     mode=m.mode, align_corners=bool(m.align_corners),
+                     recompute_scale_factor=bool(m.recompute_scale_factor))
     elif isinstance(m, nn.Linear):
         attrs = dict(in_features=m.in_features, out_features=m.out_features,
                      bias=m.bias is not None)
@@ -398,7 +400,9 @@ def function_geometry(op: str, args: tuple, kwargs: dict) -> tuple[dict[str, Any
     elif base in ("interpolate", "upsample"):
         attrs = dict(size=_jsonable(bound.get("size")),
                      scale_factor=_jsonable(bound.get("scale_factor")),
-                     mode=bound.get("mode", "nearest"))
+                     mode=bound.get("mode", "nearest"),
+                     align_corners=bool(bound.get("align_corners") or False),
+                     recompute_scale_factor=bool(bound.get("recompute_scale_factor") or False))
     elif base == "pad":
         attrs = dict(pad=_jsonable(bound.get("pad")), mode=bound.get("mode", "constant"))
     return geo, attrs

@@ -60,16 +60,20 @@ class _Class:
     c_hi: Fraction
     smin: Fraction
     approx: str = ""  # the op after which the window depends on the unit's phase ("" = exact)
+    # phase-dependent only: the largest ``hi - lo`` any single unit's window can have (the
+    # envelope ``hi - lo`` also holds where that window sits); None: only the envelope is known
+    tight: Fraction | None = None
 
     def shift(self, dlo: Fraction, dhi: Fraction, dsize: Fraction, approx: str = "") -> "_Class":
         dc = (dlo + dhi) / 2
         return _Class(self.lo + dlo, self.hi + dhi, self.c_lo + dc, self.c_hi + dc,
-                      self.smin + dsize, self.approx or approx)
+                      self.smin + dsize, self.approx or approx,
+                      self.tight if dlo == dhi else None)  # a pure shift keeps every size
 
     def union(self, other: "_Class") -> "_Class":
         return _Class(min(self.lo, other.lo), max(self.hi, other.hi), min(self.c_lo, other.c_lo),
                       max(self.c_hi, other.c_hi), min(self.smin, other.smin),
-                      self.approx or other.approx)
+                      self.approx or other.approx, self.tight if self == other else None)
 
 
 Axis = dict[Fraction, _Class]   # jump -> class
@@ -110,18 +114,25 @@ def _transposed(ax: Axis, k: int, s: int, p: int, d: int, tag: str = "") -> Axis
 
 
 def _affine_sample(ax: Axis, a: Fraction, b: Fraction, t_lo: int, t_hi: int,
-                   tag: str = "?") -> Axis:
+                   tag: str = "?", same_taps: bool = False) -> Axis:
     """Output unit o reads input units floor(a*o + b) + t_lo .. floor(a*o + b) + t_hi.
 
-    Envelope with floor(x) in [x - (q-1)/q, x] (q: the denominator of a*o + b): exact only
-    for the phases where the bound is attained.
+    An integer ``a`` (downsampling by an integer factor) is exact: floor(a*o + b) = a*o +
+    floor(b) for every o -- a window op with stride ``a``. Otherwise an envelope with floor(x)
+    in [x - (q-1)/q, x] (q: the denominator of a*o + b), exact only for the phases where the
+    bound is attained; ``same_taps`` (resampling: every unit reads the same number of taps, only
+    where they sit depends on the phase) also records the exact largest single-unit extent.
     """
+    if a.denominator == 1:
+        fb = math.floor(b)
+        return _window(ax, t_hi - t_lo + 1, int(a), -(fb + t_lo), 1)
     q = math.lcm(a.denominator, b.denominator)
     out: Axis = {}
     for j, c in ax.items():
         dlo, dhi = j * (b + t_lo - Fraction(q - 1, q)), j * (b + t_hi)
+        tight = (c.hi - c.lo + (t_hi - t_lo) * j) if same_taps and not c.approx else None
         cls = _Class(c.lo + dlo, c.hi + dhi, c.c_lo + (dlo + dhi) / 2, c.c_hi + (dlo + dhi) / 2,
-                     c.smin, c.approx or tag)
+                     c.smin, c.approx or tag, tight)
         jj = j * a
         out[jj] = cls.union(out[jj]) if jj in out else cls
     return out
@@ -658,26 +669,45 @@ def _resize_op(ctx: _Ctx, g: _Geo) -> _Geo:
                        cover=None)
     mode = str(node.attrs.get("mode", "nearest"))
     align = bool(node.attrs.get("align_corners") or False)
+    scales = _resize_scales(node)
     axes = []
-    for ax, n, m in zip(g.state, g.grid, out):
-        if n == m:
+    for ax, n, m, sc in zip(g.state, g.grid, out, scales):
+        if n == m and sc is None:
             axes.append(ax)
             continue
-        if align and m > 1 and mode != "nearest":
+        # PyTorch's source index (aten/src/ATen/native/UpSample.h): align_corners scales by
+        # (n-1)/(m-1); otherwise by 1/scale_factor when one was given (and not recomputed),
+        # else n/m
+        if align and m > 1 and not mode.startswith("nearest"):
             a, b = Fraction(n - 1, m - 1), _ZERO
         else:
-            a, b = Fraction(n, m), _ZERO
+            a, b = (sc if sc is not None else Fraction(n, m)), _ZERO
         tag = ctx.where()
         if mode == "nearest":
-            axes.append(_affine_sample(ax, a, b, 0, 0, tag))
+            axes.append(_affine_sample(ax, a, b, 0, 0, tag, same_taps=True))
         elif mode == "nearest-exact":
-            axes.append(_affine_sample(ax, a, a / 2, 0, 0, tag))
+            axes.append(_affine_sample(ax, a, a / 2, 0, 0, tag, same_taps=True))
         else:
             if not align:
                 b = a / 2 - Fraction(1, 2)
             taps = (-1, 2) if mode == "bicubic" else (0, 1)
-            axes.append(_affine_sample(ax, a, b, *taps, tag))
+            if a.denominator == 1 and b.denominator == 1:
+                taps = (0, 0)  # every source index is an integer: one tap has all the weight
+            axes.append(_affine_sample(ax, a, b, *taps, tag, same_taps=True))
     return _Geo(layout, out, (axes[0], axes[1]), mixer=g.mixer)
+
+
+def _resize_scales(node: Node) -> tuple[Fraction | None, Fraction | None]:
+    """Per axis (H, W): 1/scale_factor when PyTorch resamples with the given factor (not
+    recomputed from the sizes), else None (the sizes' ratio is used)."""
+    sf = node.attrs.get("scale_factor")
+    if sf is None or node.attrs.get("recompute_scale_factor"):
+        return (None, None)
+    sf = [sf, sf] if isinstance(sf, (int, float)) else list(sf)[-2:]
+    if len(sf) == 1:
+        sf = sf * 2
+    return tuple(1 / Fraction(float(x)).limit_denominator(1 << 20) if x else None
+                 for x in sf)  # type: ignore[return-value]
 
 
 def _index_op(ctx: _Ctx, g: _Geo) -> _Geo:
@@ -1174,6 +1204,16 @@ def _report_axis(ax: Axis, n_out: int) -> tuple[int, int, int | float, int, bool
     return size, max(1, smin), stride, math.floor(-lo), aligned
 
 
+def _tight_bound(ax: Axis, envelope: int) -> int:
+    """The largest single-unit window on a phase-dependent axis: exact right after a resampling
+    (every unit reads the same taps, only their place moves), else the envelope's extent."""
+    if len(ax) == 1:
+        (c,) = ax.values()
+        if c.tight is not None:
+            return min(envelope, math.floor(c.tight) + 1)
+    return envelope
+
+
 def _report(node: Node, g: _Geo, image: Grid) -> ReceptiveField | None:
     if g.layout is None:
         if len(node.out_shape) >= 3 and g.state is None:
@@ -1200,9 +1240,12 @@ def _report(node: Node, g: _Geo, image: Grid) -> ReceptiveField | None:
     phase = next((c.approx for ax, wh in zip(g.state, whole) if not wh
                   for c in ax.values() if c.approx), "")
     if phase:  # an envelope, not a number a probe would measure at every unit
+        bound = [_tight_bound(ax, env[0]) if not wh else env[0]
+                 for ax, env, wh in zip(g.state, axes, whole)]
         return ReceptiveField.unknown(
             f"the window depends on the output unit's phase after a fractional stride "
-            f"({phase}); at most {h[0]}x{w[0]} px", grid=g.grid, bound=(h[0], w[0]))
+            f"({phase}); at most {bound[0]}x{bound[1]} px", grid=g.grid,
+            bound=(bound[0], bound[1]))
     return ReceptiveField(size=(h[0], w[0]), min_size=(h[1], w[1]), stride=(h[2], w[2]),
                           padding=(h[3], w[3]), aligned=h[4] and w[4], grid=g.grid)
 
