@@ -844,7 +844,7 @@ def tab_compare(a, sel: Selection) -> None:
                  column_config=data.number_columns(stages))
     from archlens.render import charts
     try:
-        st.plotly_chart(charts.stage_deltas(ra, rb), key="cmp_stage_deltas", width="stretch")
+        st.plotly_chart(charts.stage_deltas(d), key="cmp_stage_deltas", width="stretch")
     except Exception as e:  # noqa: BLE001
         _show_failure("Per-stage chart", e)
     st.markdown("#### Side by side (changes outlined in dashed orange)")

@@ -261,7 +261,7 @@ def write_compare(d: Diff, a: Analysis, b: Analysis, out: str | Path | None = No
         with steps.step("graph", "laying out both graphs (graphviz dot)"):
             graphs = _graphs(d, a, b, tmp, files, notes)
         with steps.step("charts", "building charts (plotly)"):
-            figs = ch.compare_figures(a, b, d)
+            figs = ch.compare_figures(d, a, b)
             frags = {k: fragment(f, f"chart-{k}") for k, f in figs.items()}
             for k, frag in frags.items():
                 _write(tmp / "charts" / f"{k}.html", fragment_file(frag))
