@@ -117,22 +117,24 @@ def _analysed(source, input_shape, console, **kw) -> "Analysis":
 def report(model: "Analysis | str | nn.Module", out: str | Path | None = None, *,
            input_shape: Sequence[int] | str | None = None, depth: int | None = None,
            png: bool = True, bench: str | Path | None = None, console: Any = None,
-           sections: Sequence[Any] = (), md_assets: str | None = None) -> Path:
+           sections: Sequence[Any] = (), md_assets: str | None = None,
+           md_inline: bool = False) -> Path:
     """Write the design-review report (HTML, Markdown, SVG graph, charts, analysis.json)
     into ``out`` (default ``reports/<model>/``), atomically. Returns the folder.
     ``model``: an Analysis, an ``analysis.json`` path or a model (analysed with checks).
     ``sections``: extra :class:`archlens.render.report.Section` objects to append;
-    ``md_assets``: URL prefix for report.md's pictures (a pull request can show them)."""
+    ``md_assets``: URL prefix for report.md's pictures (a pull request can show them);
+    ``md_inline``: the pictures inside report.md as data: URIs (not on GitHub)."""
     from archlens.render import report as _report
     a = _analysed(model, input_shape, console)
     return _report.write_report(a, out, depth=depth, png=png, bench=bench, console=console,
-                                sections=sections, md_assets=md_assets)
+                                sections=sections, md_assets=md_assets, md_inline=md_inline)
 
 
 def compare(a: "Analysis | str | nn.Module", b: "Analysis | str | nn.Module",
             out: str | Path | None = None, *, input_shape: Sequence[int] | str | None = None,
             png: bool = True, console: Any = None, budgets: Sequence[str] = (),
-            md_assets: str | None = None) -> Path:
+            md_assets: str | None = None, md_inline: bool = False) -> Path:
     """Write the comparison folder of B against A (architecture diff, totals, per-stage
     deltas, side-by-side graphs with the changes outlined, findings diff, charts; with
     ``budgets`` (``--fail-if`` expressions) their outcomes). Returns the folder."""
@@ -144,7 +146,8 @@ def compare(a: "Analysis | str | nn.Module", b: "Analysis | str | nn.Module",
     bb = _analysed(b, input_shape, console)
     d = _diff(aa, bb)
     return _compare.write_compare(d, aa, bb, out, png=png, console=console,
-                                  budgets=_budgets.evaluate(d, parsed), md_assets=md_assets)
+                                  budgets=_budgets.evaluate(d, parsed), md_assets=md_assets,
+                                  md_inline=md_inline)
 
 
 def effective_rf(model: "str | nn.Module", layer: str | None = None,

@@ -47,9 +47,15 @@ def register(subparsers) -> None:
     c.add_argument("--fail-if", action="append", default=[], metavar="EXPR", dest="fail_if",
                    help="a budget, e.g. 'macs>+2%%' (repeatable; see below); exit code 1 "
                         "when one is exceeded")
-    c.add_argument("--md-assets", default=None, metavar="URL",
-                   help="report.md links its pictures under this URL (e.g. where CI "
-                        "uploads the folder) so it can be pasted into a pull request")
+    mdg = c.add_mutually_exclusive_group()
+    mdg.add_argument("--md-assets", default=None, metavar="URL",
+                     help="report.md links its pictures under this URL (e.g. where CI "
+                          "uploads the folder) so it can be pasted into a GitHub or GitLab "
+                          "pull request; default: links relative to the folder")
+    mdg.add_argument("--md-inline", action="store_true",
+                     help="report.md carries its pictures as data: URIs (one file) for "
+                          "viewers that show them (VS Code, Jupyter, pandoc); GitHub strips "
+                          "data: images, so for GitHub use --md-assets")
     png = c.add_mutually_exclusive_group()
     png.add_argument("--png", dest="png", action="store_true", default=True,
                      help="also render charts/*.png (default when Chromium is installed)")
@@ -84,7 +90,7 @@ def run_compare(args: argparse.Namespace) -> int:
     outcomes = api.budgets(d, args.fail_if)
     if args.format == "report" or args.out is not None:
         api.compare(a, b, args.out, png=args.png, console=con, budgets=args.fail_if,
-                    md_assets=args.md_assets)
+                    md_assets=args.md_assets, md_inline=args.md_inline)
     if args.format == "json":
         sys.stdout.write(json.dumps(render.compare_json(d, outcomes), indent=1) + "\n")
     elif args.format == "markdown":

@@ -14,7 +14,10 @@ def register(subparsers) -> None:
             "Analyse MODEL, run the design checks and write a report folder: report.html "
             "(one self-contained file: summary cards, stages, findings with fixes and "
             "savings, charts, the layer graph in a pan/zoom viewer with its legend, a "
-            "sortable layer table), report.md (for pull requests), graph.svg, "
+            "sortable layer table), report.md (for pull requests: summary, stages, a compact "
+            "findings table with one short row per distinct finding, chart images; pictures "
+            "linked relative to the folder, under --md-assets URL, or inlined with "
+            "--md-inline), graph.svg, "
             "graph_overview.svg (one box per top-level module, legible at page width), "
             "analysis.json (the analysis contract), charts/*.html (embeddable plotly "
             "fragments; the page must load plotly.js) and charts/*.png (kaleido, when "
@@ -24,7 +27,9 @@ def register(subparsers) -> None:
             "re-analysed. --out must be a new or empty folder, or one archlens wrote (it "
             "holds a .archlens-report marker): a folder with other files is refused, never "
             "replaced."),
-        epilog="Example: archlens report inception_v3 --out reports/inception_v3")
+        epilog=("Examples: archlens report inception_v3 --out reports/inception_v3; "
+                "archlens report my_net.py:build --input 3x224x224 --md-assets "
+                "https://ci.example/run/7/report/ (report.md for a pull request comment)"))
     add_model_arguments(p)
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default: reports/MODEL/)")
@@ -45,10 +50,16 @@ def register(subparsers) -> None:
                         "FILE written by 'archlens profile --json'; with it the G1-G4 "
                         "guidelines run on the measured times and P3 factorization fixes get "
                         "a latency ratio measured for their shapes (docs/profile.md)")
-    p.add_argument("--md-assets", default=None, metavar="URL",
-                   help="report.md links its pictures and the full graph under this URL "
-                        "(where CI publishes the folder), so it can be pasted into a pull "
-                        "request; default: links relative to the folder")
+    mdg = p.add_mutually_exclusive_group()
+    mdg.add_argument("--md-assets", default=None, metavar="URL",
+                     help="report.md links its pictures and the full graph under this URL "
+                          "(where CI publishes the folder), so it can be pasted into a GitHub "
+                          "or GitLab pull request; default: links relative to the folder")
+    mdg.add_argument("--md-inline", action="store_true",
+                     help="report.md carries its pictures inside it as data: URIs (one file, "
+                          "nothing to publish) for viewers that show data: images (VS Code, "
+                          "Jupyter, pandoc, Obsidian); GitHub strips data: images from "
+                          "Markdown, so for GitHub use --md-assets")
     p.set_defaults(func=run_report)
 
 
@@ -65,7 +76,7 @@ def run_report(args: argparse.Namespace) -> int:
     if args.profile:
         sections = (_profile_section(args, model),)
     api.report(model, args.out, depth=args.depth, png=args.png, bench=args.bench,
-               sections=sections, md_assets=args.md_assets)
+               sections=sections, md_assets=args.md_assets, md_inline=args.md_inline)
     return 0
 
 

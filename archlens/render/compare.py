@@ -12,9 +12,9 @@ from typing import Any
 from archlens.analysis import Analysis, Finding
 from archlens.diff import Diff
 from archlens.render import _numbers as fmt
-from archlens.render.output import (Steps, atomic_dir, console_or_none, fragment,
-                                    fragment_file, plotly_js, png_backend, safe_name,
-                                    write_pngs)
+from archlens.render.output import (Steps, atomic_dir, console_or_none, data_uri,
+                                    fragment, fragment_file, plotly_js, png_backend,
+                                    safe_name, write_pngs)
 from archlens.render.output import write as _write
 from archlens.sanitize import for_html as esc
 from archlens.sanitize import for_markdown as md
@@ -247,10 +247,15 @@ def _graphs(d: Diff, a: Analysis, b: Analysis, tmp: Path, files: list[str],
 
 def write_compare(d: Diff, a: Analysis, b: Analysis, out: str | Path | None = None, *,
                   png: bool = True, console: Any = None, budgets=(),
-                  md_assets: str | None = None) -> Path:
+                  md_assets: str | None = None, md_inline: bool = False) -> Path:
     """Write the comparison folder of ``d`` (analyses ``a``, ``b`` for graphs and charts).
     ``md_assets``: a URL prefix for report.md's pictures (so it can be pasted into a pull
-    request); default: relative links. Returns the folder."""
+    request); ``md_inline``: the pictures inside report.md as ``data:`` URIs (GitHub strips
+    those: use ``md_assets`` there); default: relative links. Returns the folder."""
+    if md_inline and md_assets:
+        from archlens.errors import ConfigError
+        raise ConfigError("--md-inline and --md-assets exclude each other: inline the pictures "
+                          "or link them under a URL")
     from archlens.render import charts as ch
     con = console_or_none(console)
     steps = Steps(con)
@@ -284,11 +289,14 @@ def write_compare(d: Diff, a: Analysis, b: Analysis, out: str | Path | None = No
             _write(tmp / "compare.json", json.dumps(compare_json(d, budgets), indent=1) + "\n")
             _write(tmp / "report.html", compare_html(d, a, b, frags, graphs, budgets))
             base = (md_assets.rstrip("/") + "/") if md_assets else ""
+
+            def pic(rel: str) -> str:
+                return data_uri(tmp / rel) if md_inline else base + rel
             images = {}
             for k, (title, _) in graphs.items():
-                images[f"graph of {title} (changes outlined)"] = f"{base}graph_{k}.svg"
+                images[f"graph of {title} (changes outlined)"] = pic(f"graph_{k}.svg")
             if pngs:
-                images.update({t: f"{base}charts/{k}.png" for k, t in TITLES.items()})
+                images.update({t: pic(f"charts/{k}.png") for k, t in TITLES.items()})
             _write(tmp / "report.md", compare_md(d, images=images, budgets=budgets))
             files = ["report.html", "report.md", "compare.json"] + files
     if con is not None:

@@ -73,6 +73,16 @@ def write_pngs(figs: dict[str, Any], folder: Path) -> list[str]:
     return [p.name for p in paths]
 
 
+_MIME = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
+
+
+def data_uri(path: Path) -> str:
+    """The file as a ``data:`` URI (base64), for a Markdown picture that needs no other file."""
+    import base64
+    mime = _MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
 def fragment(fig: Any, div_id: str) -> str:
     import plotly.io as pio
     return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,

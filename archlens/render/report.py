@@ -20,9 +20,9 @@ from typing import Any
 from archlens.analysis import Analysis
 from archlens.render import _numbers as fmt
 from archlens.sanitize import visible
-from archlens.render.output import (Steps, atomic_dir, console_or_none, default_out,
-                                    fragment, fragment_file, plotly_js, png_backend,
-                                    write_pngs)
+from archlens.render.output import (Steps, atomic_dir, console_or_none, data_uri,
+                                    default_out, fragment, fragment_file, plotly_js,
+                                    png_backend, write_pngs)
 from archlens.render.output import write as _write
 
 
@@ -57,14 +57,16 @@ class Section:
 def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | None = None,
                  png: bool = True, bench: str | Path | None = None, console: Any = None,
                  info: ReportInfo | None = None, sections: Sequence[Section] = (),
-                 md_assets: str | None = None) -> Path:
+                 md_assets: str | None = None, md_inline: bool = False) -> Path:
     """Write the design-review report of one analysis; returns the report folder.
 
     ``console``: a rich Console for progress and the summary (None: a new one on stdout;
     False: silent). ``info``: filled with what was produced (for callers that show it).
     ``sections``: extra sections appended to report.html and report.md. ``md_assets``: a
     URL prefix for report.md's pictures (where CI publishes the folder), so the Markdown can
-    be pasted into a pull request; default: links relative to the folder.
+    be pasted into a pull request; default: links relative to the folder. ``md_inline``:
+    report.md carries its pictures as ``data:`` URIs (one file, no links; GitHub strips
+    data: images, so use ``md_assets`` there).
     """
     from archlens.render import charts as ch
     from archlens.render import graphviz as gv
@@ -73,6 +75,10 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
 
     if not isinstance(a, Analysis):
         raise TypeError("write_report takes an Analysis (archlens.report analyses a model)")
+    if md_inline and md_assets:
+        from archlens.errors import ConfigError
+        raise ConfigError("--md-inline and --md-assets exclude each other: inline the pictures "
+                          "or link them under a URL")
     con = console_or_none(console)
     steps = Steps(con)
     out_dir = Path(out) if out is not None else default_out(a.model)
@@ -157,7 +163,8 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
                 overview_file="graph_overview.svg" if "graph_overview.svg" in info.files
                 else None, assets=md_assets,
                 graph_note=graph_note, png=pngs, bench_md=bench_md,
-                sections=[(x.title, x.markdown) for x in sections]))
+                sections=[(x.title, x.markdown) for x in sections],
+                inline=(lambda rel: data_uri(tmp / rel)) if md_inline else None))
             info.files = ["report.html", "report.md"] + info.files
     info.timings = steps.timings
     if con is not None:
