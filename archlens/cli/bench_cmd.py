@@ -101,10 +101,21 @@ def _console():
     return Console(), Console(stderr=True)
 
 
+def _print_table(console, results) -> None:
+    """The rich table on a terminal; through a pipe or into a file (where rich would squeeze
+    it into 80 columns) the plain aligned table, one line per row."""
+    from archlens.render.bench import bench_table, bench_text
+    if console.is_terminal:
+        console.print(bench_table(results))
+    else:
+        sys.stdout.write(bench_text(results))
+        sys.stdout.flush()
+
+
 def _run_factorization(args: argparse.Namespace) -> int:
     from archlens.bench.results import save_results
     from archlens.bench.run import BenchConfig, run_factorization
-    from archlens.render.bench import bench_table, write_charts
+    from archlens.render.bench import write_charts
 
     if args.threads is not None and args.threads < 1:
         raise ArchlensError(f"--threads must be a positive integer, got {args.threads}")
@@ -130,7 +141,7 @@ def _run_factorization(args: argparse.Namespace) -> int:
 
         results = run_factorization(cfg, progress=progress)
     path = save_results(results, out)
-    console.print(bench_table(results))
+    _print_table(console, results)
     for s in results.get("skipped", []):
         err.print(f"[yellow]skipped[/] {for_terminal(s['id'])}: {for_terminal(s['reason'])}")
     console.print(f"wrote {for_terminal(path)}")
@@ -143,11 +154,11 @@ def _run_factorization(args: argparse.Namespace) -> int:
 
 def _run_show(args: argparse.Namespace) -> int:
     from archlens.bench.results import load_results
-    from archlens.render.bench import bench_table, write_charts
+    from archlens.render.bench import write_charts
 
     results = load_results(args.file)
     console, _ = _console()
-    console.print(bench_table(results))
+    _print_table(console, results)
     for note in results.get("notes", []):
         console.print(f"note: {for_terminal(note)}", highlight=False)
     if args.charts:

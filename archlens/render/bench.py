@@ -2,7 +2,8 @@
 
 Entry points for the CLI, ``archlens report --bench FILE`` and the dashboard:
 
-- :func:`bench_table` (results -> rich renderable)
+- :func:`bench_table` (results -> rich renderable, for a terminal)
+- :func:`bench_text` (results -> plain aligned text, for a pipe or a file)
 - :func:`bench_figures` (results -> ``{"ratio", "throughput", "latency"}`` plotly figures)
 - :func:`bench_markdown` (results -> Markdown table, for report.md)
 - :func:`charts_html` (results -> one offline HTML page with every figure)
@@ -51,46 +52,78 @@ def _lat(form: dict[str, Any]) -> str:
     return f"{_ms(lat['median_s'])} ± {_ms(lat['iqr_s'] / 2)}"
 
 
+HEADER = ("case", "batch", "MACs full → fact.", "MAC ratio", "full ms", "fact. ms",
+          "latency ratio", "GMAC/s full / fact.", "runs", "spread")
+_RIGHT = frozenset(range(1, len(HEADER)))   # every column but the case is right-aligned
+
+
+def _caption() -> str:
+    return ("latency: median ± IQR/2 over timed runs (ms); ratios: factorized / full; MACs = "
+            "multiply-accumulates per call; spread: larger IQR / median of the two forms, "
+            f"'noisy' above {100 * NOISY:.0f} %")
+
+
+def _cases(results: dict[str, Any], kinds: Iterable[str] | None):
+    wanted = set(kinds) if kinds is not None else None
+    return [c for c in results.get("cases", []) if wanted is None or c["kind"] in wanted]
+
+
+def _cells(c: dict[str, Any]) -> list[str]:
+    """One row's cells as plain text (the same in the rich and the plain table)."""
+    full, fact = c["full"], c["factorized"]
+    v = spread(c)
+    return [c.get("title", c["id"]), str(c["batch"]),
+            f"{fmt.si(full['macs'])} → {fmt.si(fact['macs'])}", f"{c['mac_ratio']:.3f}",
+            _lat(full), _lat(fact), f"{c['latency_ratio']:.3f}",
+            f"{full['gmacs_per_s']:.1f} / {fact['gmacs_per_s']:.1f}",
+            f"{full['latency']['runs']}/{fact['latency']['runs']}",
+            f"{100 * v:.0f} %" + (" noisy" if v > NOISY else "")]
+
+
 def bench_table(results: dict[str, Any], *, kinds: Iterable[str] | None = None):
     """A rich :class:`~rich.table.Table`: one row per case and batch size.
 
     Latency cells are ``median ± IQR/2`` in milliseconds; throughput in GMAC/s; ratios are
     factorized / full (below 1: the factorized form is cheaper / faster).
     """
+    from rich.markup import escape
     from rich.table import Table
 
-    wanted = set(kinds) if kinds is not None else None
     from archlens.sanitize import for_terminal
     table = Table(title=f"Factorization bench — {for_terminal(device_label(results))}",
-                  caption=("latency: median ± IQR/2 over timed runs (ms); ratios: factorized / "
-                           "full; MACs = multiply-accumulates per call; spread: larger "
-                           f"IQR / median of the two forms, 'noisy' above {100 * NOISY:.0f} %"),
-                  header_style="bold", caption_justify="left")
-    table.add_column("case")
-    table.add_column("batch", justify="right")
-    table.add_column("MACs full → fact.", justify="right")
-    table.add_column("MAC ratio", justify="right")
-    table.add_column("full ms", justify="right")
-    table.add_column("fact. ms", justify="right")
-    table.add_column("latency ratio", justify="right")
-    table.add_column("GMAC/s full / fact.", justify="right")
-    table.add_column("runs", justify="right")
-    table.add_column("spread", justify="right")
-    for c in results.get("cases", []):
-        if wanted is not None and c["kind"] not in wanted:
-            continue
-        full, fact = c["full"], c["factorized"]
+                  caption=_caption(), header_style="bold", caption_justify="left")
+    for i, h in enumerate(HEADER):
+        table.add_column(h, justify="right" if i in _RIGHT else "left")
+    for c in _cases(results, kinds):
+        cells = [escape(for_terminal(x)) for x in _cells(c)]
         lr, mr = c["latency_ratio"], c["mac_ratio"]
         # Green when the measured latency saving is at least the MAC saving, red when the
         # factorized form is slower outright.
         style = "green" if lr <= mr else ("red" if lr > 1 else "")
-        table.add_row(
-            c.get("title", c["id"]), str(c["batch"]),
-            f"{fmt.si(full['macs'])} → {fmt.si(fact['macs'])}", f"{mr:.3f}",
-            _lat(full), _lat(fact), f"[{style}]{lr:.3f}[/]" if style else f"{lr:.3f}",
-            f"{full['gmacs_per_s']:.1f} / {fact['gmacs_per_s']:.1f}",
-            f"{full['latency']['runs']}/{fact['latency']['runs']}", _spread_cell(c))
+        if style:
+            cells[6] = f"[{style}]{cells[6]}[/]"
+        if spread(c) > NOISY:
+            cells[9] = f"[yellow]{cells[9]}[/]"
+        table.add_row(*cells)
     return table
+
+
+def bench_text(results: dict[str, Any], *, kinds: Iterable[str] | None = None) -> str:
+    """The same table as plain aligned text, for a pipe or a file (no colours, no box, no
+    wrapping: every row is one line however wide, so ``grep``/``column`` and a log viewer read
+    it; rich would squeeze it into 80 columns there)."""
+    from archlens.sanitize import for_terminal
+    rows = [[for_terminal(x) for x in _cells(c)] for c in _cases(results, kinds)]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(HEADER)]
+
+    def line(cells) -> str:
+        return "  ".join(x.rjust(w) if i in _RIGHT else x.ljust(w)
+                         for i, (x, w) in enumerate(zip(cells, widths))).rstrip()
+    out = [f"Factorization bench — {for_terminal(device_label(results))}", "", line(HEADER),
+           "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    out += ["", _caption()]
+    return "\n".join(out) + "\n"
 
 
 NOISY = 0.5  # IQR / median above which a row is flagged: the machine was busy, trust it less
@@ -101,12 +134,6 @@ def spread(case: dict[str, Any]) -> float:
     within 10 % of the median)."""
     return max(case[f]["latency"]["iqr_s"] / case[f]["latency"]["median_s"]
                for f in ("full", "factorized"))
-
-
-def _spread_cell(case: dict[str, Any]) -> str:
-    v = spread(case)
-    text = f"{100 * v:.0f} %"
-    return f"[yellow]{text} noisy[/]" if v > NOISY else text
 
 
 def bench_markdown(results: dict[str, Any]) -> str:

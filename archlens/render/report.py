@@ -185,13 +185,9 @@ def _graph_note(info: ReportInfo, g) -> str:
 
 
 def _bench_text(results) -> tuple[str, str]:
-    from rich.console import Console
-
-    from archlens.render.bench import bench_table
+    from archlens.render.bench import bench_text
     from archlens.render.html import esc
-    c = Console(width=120, record=True, file=open(os.devnull, "w"), color_system=None)
-    c.print(bench_table(results))
-    text = c.export_text()
+    text = bench_text(results)
     return f"<pre class=\"mono\">{esc(text)}</pre>", "```\n" + text.rstrip() + "\n```"
 
 
