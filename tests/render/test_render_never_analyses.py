@@ -33,7 +33,8 @@ def _imports(path: Path):
                 yield node.module, a.name
 
 
-@pytest.mark.parametrize("path", sorted(RENDER.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(RENDER.rglob("*.py")),
+                         ids=lambda p: str(p.relative_to(RENDER)))
 def test_render_module_imports_no_analysis(path):
     for mod, name in _imports(path):
         assert not mod.startswith(FORBIDDEN_MODULES), (path.name, mod)
