@@ -575,8 +575,8 @@ def stage_deltas(d: "Diff") -> go.Figure:
     comparison's per-stage table."""
     d = _need_diff(d, "stage_deltas")
     keys = [s.key for s in d.stages]
-    ticks = [_t(f"{s.key}<br>{(s.label_a or '-').partition(' ')[2] or s.label_a or '-'} | "
-                f"{(s.label_b or '-').partition(' ')[2] or s.label_b or '-'}")
+    ticks = [f"{_t(s.key)}<br>{_t((s.label_a or '-').partition(' ')[2] or s.label_a or '-')}"
+             f" | {_t((s.label_b or '-').partition(' ')[2] or s.label_b or '-')}"
              if s.index is not None else "head" for s in d.stages]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.1)
     for row, key, unit in ((1, "macs", "MACs"), (2, "params", "params")):
@@ -636,7 +636,7 @@ def compare_figures(d: "Diff", a: Analysis, b: Analysis) -> dict[str, go.Figure]
     for i in range(n_st):
         la = a.stages[i].label.partition(" ")[2] if i < len(a.stages) else "-"
         lb = b.stages[i].label.partition(" ")[2] if i < len(b.stages) else "-"
-        labels.append(_t(f"S{i}<br>{la} | {lb}"))
+        labels.append(f"S{i}<br>{_t(la)} | {_t(lb)}")   # <br>: a line break, not text
     L.log_axis(rep, "representation C*H*W (elements, log)")
     rep.update_xaxes(title_text="stage (grid of A | grid of B); layers spread evenly inside "
                                 "each stage", tickmode="array",

@@ -254,3 +254,14 @@ def test_treemap_is_in_depth_order_with_slivers_grouped():
     grouped = [(lab, v) for lab, p, v in zip(tm.labels, tm.parents, tm.values)
                if p == "toy/S1 16x16/blocks"]
     assert grouped == [("other (42 layers)", values["toy/S1 16x16/blocks"])]
+
+
+def test_compare_tick_labels_break_lines_instead_of_printing_br():
+    from archlens.diff import diff
+    a, b = toy_net("a"), toy_net("b", blocks=1)
+    figs = ch.compare_figures(diff(a, b), a, b)
+    for fig in figs.values():
+        ticks = [t for k in fig.layout if k.startswith("xaxis")
+                 for t in (fig.layout[k].ticktext or ())]
+        assert ticks and all("&lt;br" not in t for t in ticks)
+        assert any("<br>" in t for t in ticks)
