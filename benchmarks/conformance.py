@@ -177,8 +177,12 @@ def render(rows: dict[str, dict]) -> str:
         "no handle for these ops and lists them as unsupported; archlens counts them, so the "
         "reference adds them with a formula written in the catalogue from the recorded shapes: "
         + ", ".join(f"`{op}`" for op in FVCORE_UNCOUNTED) + " (attention: Q K^T and the "
-        "weighted sum of V, 2 x B x heads x L x S x Dh; 3-D adaptive average pooling: one "
-        "addition per input element, fvcore's own rule for the 2-D op). **meta**: the "
+        "weighted sum of V, 2 x B x heads x L x S x Dh, also inside `nn.MultiheadAttention`, "
+        "whose projections fvcore counts; 3-D adaptive average pooling: one "
+        "addition per input element, fvcore's own rule for the 2-D op). `einsum`: fvcore "
+        "reads generic einsum counts from numpy's `einsum_path` report, printed to four "
+        "significant digits; the reference adds the exact product of the index sizes minus "
+        "fvcore's rounded value, per einsum fvcore traced (docs/engine.md). **meta**: the "
         "`--device meta` total, which must equal the CPU one.",
         "* **feature RF**: what `archlens analyze` reports (size and status: `exact`, `global`, "
         "`unknown` with the reason).",
