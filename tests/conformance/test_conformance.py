@@ -10,6 +10,7 @@ it fails CI the moment it starts passing, so the marker cannot outlive the bug.
 from __future__ import annotations
 
 import pytest
+import torch
 
 catalogue = pytest.importorskip("tests.conformance.catalogue")
 pytest.importorskip("fvcore")
@@ -114,3 +115,38 @@ def test_catalogue_has_every_torchvision_builder_and_30_timm_families():
     assert sum(e.source == "torchvision.segmentation" for e in es) == 3
     assert any(e.source == "torchvision.video" for e in es) and any(
         len(e.input_shape) == 2 for e in es)
+
+
+class _Einsum(torch.nn.Module):
+    def forward(self, x):                     # x: 1 x 2 x 49 x 32 (heads, tokens, dim)
+        return torch.einsum("bhid,bhjd->bhij", x, x)
+
+
+def test_fvcore_einsum_rounding_is_corrected_to_the_exact_product():
+    # by hand: 1 x 2 x 49 x 49 x 32 = 153,664 MACs; numpy's einsum_path report prints the
+    # FLOP count as 3.073e+05, so fvcore says 153,650
+    from archlens import api
+    x = torch.zeros(1, 2, 49, 32)
+    total, _, corr = catalogue.fvcore_macs(_Einsum(), x)
+    assert total == 153_650 and corr == {"aten::einsum": 14}
+    assert api.analyze(_Einsum(), (2, 49, 32), device="meta").totals.macs == 153_664
+
+
+class _MHA(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn = torch.nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x):                     # x: 1 x 10 x 16
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
+def test_multihead_attention_reference_adds_the_attention_matmuls():
+    # projections: 4 linears of 10 x 16 x 16 = 10,240 (fvcore counts them); Q K^T and A V:
+    # 2 x 1 x 10 x 10 x 16 = 3,200 (fvcore lists SDPA as unsupported); total 13,440
+    from archlens import api
+    a = api.analyze(_MHA(), (10, 16), device="cpu")
+    total, unsupported, _ = catalogue.fvcore_macs(_MHA(), torch.zeros(1, 10, 16))
+    adj = catalogue.fvcore_adjustments(a, unsupported)
+    assert total == 10_240 and adj == {"aten::scaled_dot_product_attention": 3_200}
+    assert a.totals.macs == 13_440
