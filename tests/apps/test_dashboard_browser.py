@@ -3,9 +3,11 @@ system Chromium (no browser download), at 1440 x 900.
 
 One server for the module (started in its own process group, stopped by its PID in the
 fixture's ``finally``). Checked: the page renders (pixels, not a skeleton); a page reached
-under a foreign ``Host`` name gets no session (DNS rebinding); clicking a graph node shows that
-layer in the side panel; clicking a finding's layer selects it and outlines it in the graph; a
-URL with every parameter reopens exactly that view; the receptive-field overlay renders.
+under a foreign ``Host`` name gets no session (DNS rebinding); clicking a graph node, a chart
+bar or a Layers-table row shows that layer in the side panel (and puts it in the URL);
+clicking a finding's layer selects it and outlines it in the graph; a URL with every
+parameter (each away from its default) reopens exactly that view, the Compare pair too; the
+receptive-field overlay renders.
 """
 from __future__ import annotations
 
@@ -215,25 +217,53 @@ def test_click_a_finding_selects_and_outlines_its_layer(server, page):
     _inspector_title(page, target)
 
 
+def _radio_checked(side, label: str) -> str:
+    """The text of the checked option of the radio group labelled ``label``."""
+    group = side.get_by_test_id("stRadio").filter(has_text=label)
+    return group.evaluate("g => { const i = g.querySelector('input:checked');"
+                          " return i ? i.closest('label').innerText.trim() : ''; }")
+
+
+def _selectbox_value(where, label: str) -> str:
+    return where.get_by_role("combobox", name=label, exact=True).input_value()
+
+
 def test_url_with_every_parameter_reopens_that_view(server, page):
     base, _ = server
-    query = ("?model=resnet50&input=3x192x192&batch=2&depth=2&units=FLOPs&device=meta"
+    # every parameter away from its default (a default is left out of the URL)
+    query = ("?model=resnet50&input=3x192x192&batch=2&depth=2&units=FLOPs&device=cpu"
              "&tab=Graph&layer=layer3.0.conv2")
-    _open(page, base + "/" + query, "layer3.0.conv2")
-    _inspector_title(page, "layer3.0.conv2")
-    _wait_highlight(page, "layer3.0")  # depth 2: the collapsed module holding the layer
+    _open(page, base + "/" + query, "layer3.0.conv2", timeout=180_000)
+    _inspector_title(page, "layer3.0.conv2", timeout=180_000)
+    _wait_highlight(page, "layer3.0", timeout=120.0)  # depth 2: the module holding the layer
     body = page.inner_text("body")
     assert "2 x 256 x 12 x 12" in body  # batch 2, 192 / 16 = 12 px, 256 channels
     assert "FLOPs:" in body
+    assert "Depth drawn: 2" in body
     side = page.locator("[data-testid='stSidebar']")
-    assert side.get_by_test_id("stTextInputField").first.input_value() == \
-        "3x192x192"
-    assert "resnet50" in side.inner_text()
+    assert side.get_by_test_id("stTextInputField").first.input_value() == "3x192x192"
+    assert side.get_by_test_id("stNumberInputField").first.input_value() == "2"
+    assert _selectbox_value(side, "Model") == "resnet50"
+    assert _radio_checked(side, "Units") == "FLOPs"
+    assert _radio_checked(side, "Trace on") == "cpu"
+    assert page.get_by_role("tab", name="Graph").get_attribute("aria-selected") == "true"
     # the URL still says all of it (shareable)
     url = page.url
     for part in ("model=resnet50", "input=3x192x192", "batch=2", "depth=2", "units=FLOPs",
-                 "tab=Graph", "layer=layer3.0.conv2"):
+                 "device=cpu", "tab=Graph", "layer=layer3.0.conv2"):
         assert part in url, url
+
+
+def test_url_with_the_compare_pair_reopens_that_comparison(server, page):
+    base, _ = server
+    _open(page, base + "/?tab=Compare&cmp_a=vgg16&cmp_b=resnet18", "Module diff",
+          timeout=180_000)
+    main = page.get_by_test_id("stMain")
+    assert _selectbox_value(main, "Model A") == "vgg16"
+    assert _selectbox_value(main, "Model B") == "resnet18"
+    assert page.get_by_role("tab", name="Compare").get_attribute("aria-selected") == "true"
+    url = page.url
+    assert "cmp_a=vgg16" in url and "cmp_b=resnet18" in url, url
 
 
 def test_rf_overlay_renders_for_the_selected_layer(server, page):
@@ -249,3 +279,68 @@ def test_rf_overlay_renders_for_the_selected_layer(server, page):
     assert page.locator(".js-plotly-plot image").count() >= 1  # the picture under the windows
     legend = plot.inner_text()
     assert "largest path 14x14 px" in legend and "smallest path" in legend
+
+
+# JS: the viewport centre of the bar of ``name`` (hover text ``<b>name</b>``) in the first
+# chart's top subplot (MACs per layer), from the figure's own axes
+_FIND_BAR = """(name) => {
+  const gd = document.querySelector('.js-plotly-plot');
+  if (!gd || !gd._fullLayout || !gd.data) return null;
+  for (const tr of gd.data) {
+    if (tr.type !== 'bar' || (tr.yaxis || 'y') !== 'y') continue;
+    const i = (tr.hovertext || []).findIndex(t => String(t).startsWith('<b>' + name + '</b>'));
+    if (i < 0) continue;
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const r = gd.getBoundingClientRect();
+    return {x: r.left + xa._offset + xa.l2p(tr.x[i]),
+            y: r.top + ya._offset + ya.l2p(tr.y[i] / 2),
+            index: tr.x[i]};
+  }
+  return null;
+}"""
+_SELECTED_MARKER = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const shapes = (gd && gd.layout && gd.layout.shapes) || [];
+  return shapes.filter(s => s.line && s.line.color === '#d500f9').map(s => s.x0);
+}"""
+
+
+def test_click_a_chart_bar_selects_that_layer(server, page):
+    base, _ = server
+    target = "c3.convs.1"  # LeNet-5 C3: a 5x5 conv; RF by hand 5 + 1 + 4 * 2 = 14 px
+    _open(page, base + "/?model=lenet5&tab=Charts", "Click a bar or point")
+    page.wait_for_function(_FIND_BAR, arg=target, timeout=90_000)
+    page.wait_for_timeout(500)  # the chart's first layout
+    assert "Nothing selected" in page.inner_text("body")
+    pos = page.evaluate(_FIND_BAR, target)
+    assert pos and 0 < pos["x"] < VIEWPORT["width"] and 0 < pos["y"] < VIEWPORT["height"], pos
+    page.mouse.click(pos["x"], pos["y"])
+    _inspector_title(page, target)
+    panel = page.locator("[data-testid='stColumn']").nth(1).inner_text()
+    assert "kernel 5x5" in panel and "14x14 px" in panel, panel
+    page.wait_for_function("() => location.search.includes('layer=c3.convs.1')")
+    # every along-depth chart is redrawn with the selection marked at that layer's x
+    page.wait_for_function(f"() => ({_SELECTED_MARKER})().includes({pos['index']})",
+                           timeout=30_000)
+
+
+def test_click_a_layers_table_row_selects_that_layer(server, page):
+    base, _ = server
+    _open(page, base + "/?tab=Layers", "Filter by name")
+    box = page.get_by_test_id("stTextInput").filter(has_text="Filter by name")
+    box.locator("input").fill(MIXED_5B_5X5)
+    box.locator("input").press("Enter")
+    page.get_by_text("1 of ", exact=False).first.wait_for(timeout=30_000)  # one row left
+    assert "Nothing selected" in page.inner_text("body")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for()
+    page.wait_for_timeout(500)
+    r = grid.bounding_box()
+    # glide data grid: a 35 px header, then 35 px rows; the row marker (checkbox) column is
+    # at the left edge
+    page.mouse.click(r["x"] + 16, r["y"] + 35 + 17)
+    _inspector_title(page, MIXED_5B_5X5)
+    body = page.inner_text("body")
+    assert "1 x 64 x 35 x 35" in body and "size: 63x63 px" in body, body[-2000:]
+    page.wait_for_function(
+        "() => location.search.includes('layer=Mixed_5b.branch5x5_2.conv')")
