@@ -183,6 +183,95 @@ def graph_svg(key: tuple, depth: int | None, _a) -> tuple[str, tuple[str, ...], 
     return svg, tuple(dot.notes), dot.depth
 
 
+# ----------------------------------------------------------------------------- figures
+#
+# Building a plotly figure costs 20-400 ms (plotly validates every property as it is set), so
+# a rerun that only moves the selection must not rebuild one. The figures are kept as plain
+# dicts (``Figure.to_dict()``) in ``st.cache_resource``: one shared object, never mutated;
+# ``with_marker`` returns a new dict for the selection marker, and ``figure`` wraps a dict for
+# ``st.plotly_chart`` without validating it again (it was validated when it was built).
+
+SELECTED_COLOUR = "#d500f9"
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def chart_spec(key: tuple, slug: str, _a) -> dict:
+    """``archlens.render.charts.CHARTS[slug]`` of the analysis ``_a`` (identified by ``key``)
+    as a figure dict. Shared between sessions: do not mutate it."""
+    from archlens.render import charts
+    return charts.CHARTS[slug][1](_a).to_dict()
+
+
+def figure(spec: dict):
+    """A ``plotly.graph_objects.Figure`` over ``spec`` (a cached figure dict) without
+    validating it again: ``st.plotly_chart`` given a dict validates every property (10-100 ms
+    per chart, on every rerun); given a Figure it only serialises it. Neither mutates
+    ``spec``."""
+    import plotly.graph_objects as go
+    try:
+        return go.Figure(spec, _validate=False)
+    except TypeError:  # pragma: no cover - a plotly without the flag
+        return go.Figure(spec)
+
+
+def with_marker(spec: dict, x: float, label: str = "selected") -> dict:
+    """A copy of ``spec`` (a figure dict) with a dashed vertical line at ``x`` on every
+    subplot and one label at the top, as ``Figure.add_vline`` would draw it; ``spec`` and its
+    nested objects are left as they are (only new top-level containers are built)."""
+    layout = dict(spec.get("layout") or {})
+    pairs = list(dict.fromkeys((t.get("xaxis") or "x", t.get("yaxis") or "y")
+                               for t in spec.get("data") or ())) or [("x", "y")]
+    line = dict(color=SELECTED_COLOUR, width=2, dash="dash")
+    shapes = [dict(type="line", x0=x, x1=x, xref=xa, y0=0, y1=1, yref=f"{ya} domain",
+                   line=line) for xa, ya in pairs]
+    top_x, top_y = max(pairs, key=lambda p: _axis_top(layout, p[1]))
+    note = dict(x=x, xref=top_x, y=1, yref=f"{top_y} domain", text=label, showarrow=False,
+                xanchor="center", yanchor="bottom", font=dict(color=SELECTED_COLOUR))
+    layout["shapes"] = [*(layout.get("shapes") or ()), *shapes]
+    layout["annotations"] = [*(layout.get("annotations") or ()), note]
+    return {**spec, "layout": layout}
+
+
+def _axis_top(layout: dict, yref: str) -> float:
+    axis = layout.get("yaxis" + yref[1:]) or {}
+    dom = axis.get("domain") or (0, 1)
+    return float(dom[1])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def sample_image(h: int, w: int):
+    """The generated test pattern for the RF overlay (shared; read-only)."""
+    from archlens.render import erf as erf_render
+    img = erf_render.sample_pattern(h, w)
+    img.setflags(write=False)
+    return img
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def rf_overlay_spec(key: tuple, layer: str, unit: tuple[int, int], image_token: str,
+                    erf_samples: int | None, _rf, _image_fn, _erf, _out_hw) -> dict:
+    """The RF overlay of ``layer`` (``archlens.render.erf.rf_overlay``) as a figure dict,
+    cached per (analysis, layer, unit, image, ERF): encoding the image as PNG alone takes a
+    few hundred ms. ``_image_fn()`` gives the image on a miss."""
+    from archlens.render import erf as erf_render
+    return erf_render.rf_overlay(_rf, unit, _image_fn(), erf=_erf, out_hw=_out_hw).to_dict()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def architecture_diff(key_a: tuple, key_b: tuple, _a, _b):
+    """``archlens.api.diff`` of two analyses (shared, never mutated)."""
+    from archlens import api  # archlens.diff the attribute may be the submodule
+    return api.diff(_a, _b)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def stage_deltas_spec(key_a: tuple, key_b: tuple, _d) -> dict:
+    """``archlens.render.charts.stage_deltas`` of the diff of two analyses (identified by
+    their keys) as a figure dict."""
+    from archlens.render import charts
+    return charts.stage_deltas(_d).to_dict()
+
+
 # ----------------------------------------------------------------------------- tables
 
 LAYER_COLUMNS = ("layer", "type", "stage", "out shape", "kernel / stride", "groups", "params",

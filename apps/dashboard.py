@@ -21,6 +21,7 @@ The whole view is in the URL: ``model``, ``input``, ``batch``, ``depth``, ``unit
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import sys
@@ -111,10 +112,20 @@ def _show_failure(what: str, e: BaseException) -> None:
 # ----------------------------------------------------------------------------- selection
 
 def select_layer(name: str | None, tab: str | None = None) -> None:
-    """Select a layer (callback for clicks, buttons and pickers); optionally open a tab."""
+    """Select a layer (callback for clicks, buttons and pickers); optionally open a tab (a
+    callback inside a fragment then asks for a whole-page run: see ``_page_run_if_asked``)."""
     st.session_state["selected_layer"] = name
     if tab:
+        if st.session_state.get("tab") != tab:
+            st.session_state["_page_run"] = True
         st.session_state["tab"] = tab
+
+
+def _page_run_if_asked() -> None:
+    """At the top of a fragment: a callback that opened another tab needs the whole page to
+    run (the tabs are outside the fragment); anything else reruns only the fragment."""
+    if st.session_state.pop("_page_run", False):
+        st.rerun(scope="app")
 
 
 def selected_layer(a) -> str | None:
@@ -485,7 +496,11 @@ def _on_table_select() -> None:
         select_layer(shown[rows[0]])
 
 
+@st.fragment
 def tab_layers(a, sel: Selection) -> None:
+    """A fragment: a row click, a filter or the picker reruns only the table and the side
+    panel, not the sidebar and the tabs."""
+    _page_run_if_asked()
     u = sel.units
     if sel.depth is None:
         df = data.layers_frame(a, u)
@@ -573,6 +588,7 @@ def tab_layers(a, sel: Selection) -> None:
                        selection_default={"selection": {"rows": [sel_row]}}
                        if sel_row is not None else None))
     inspector(a, u, "layers")
+    _write_layer_url(a)
 
 
 def tab_graph(a, sel: Selection) -> None:
@@ -590,6 +606,7 @@ def tab_graph(a, sel: Selection) -> None:
 def _graph_and_inspector(a, sel: Selection, svg: str, notes, drawn) -> None:
     """A fragment: a click on a node reruns only the graph and the side panel (not the
     sidebar, the analysis lookup and the tabs), so selecting a layer is one small run."""
+    _page_run_if_asked()
     layer = selected_layer(a)
     left, right = st.columns([7, 3])
     with left:
@@ -632,7 +649,11 @@ def _on_chart_select(key: str) -> None:
         select_layer(layers[int(x)].name)
 
 
+@st.fragment
 def tab_charts(a, sel: Selection) -> None:
+    """A fragment: a click on a chart reruns only the charts (cached figures, the marker
+    moved) and the side panel."""
+    _page_run_if_asked()
     from archlens.render import charts
     layer = selected_layer(a)
     x = next((i for i, n in enumerate(a.graph.layers) if n.name == layer), None)
@@ -643,20 +664,18 @@ def tab_charts(a, sel: Selection) -> None:
             "Charts are drawn in MACs (multiply-accumulates); FLOPs = 2 x MACs. "
             if sel.units.name == "FLOPs" else "")
             + (f"The selected layer (x = {x}) is marked." if layer else ""))
-        for slug, (title, fn) in charts.CHARTS.items():
+        key_a = data.analysis_key(a)
+        for slug, (title, _fn) in charts.CHARTS.items():
             try:
-                fig = fn(a)
+                fig = data.chart_spec(key_a, slug, a)  # built once per analysis
             except Exception as e:  # noqa: BLE001
                 _show_failure(title, e)
                 continue
             along_depth = slug != "compute_share"
             if x is not None and along_depth:
-                try:
-                    fig.add_vline(x=x, line=dict(color="#d500f9", width=2, dash="dash"),
-                                  annotation_text="selected", annotation_position="top")
-                except Exception:  # noqa: BLE001 - a figure without an x axis: no marker
-                    pass
+                fig = data.with_marker(fig, x)
             key = f"chart_{slug}"
+            fig = data.figure(fig)
             if along_depth:
                 st.plotly_chart(fig, key=key, width="stretch", selection_mode="points",
                                 on_select=functools.partial(_on_chart_select, key))
@@ -664,12 +683,12 @@ def tab_charts(a, sel: Selection) -> None:
                 st.plotly_chart(fig, key=key, width="stretch")
     with right:
         inspector(a, sel.units, "charts")
+    _write_layer_url(a)
 
 
 def tab_rf(a, sel: Selection) -> None:
     """The selected unit's receptive field on an image: largest and smallest path windows, the
     effective-stride grid, and (on request) the measured effective receptive field."""
-    from archlens.render import erf as erf_render
     layer = selected_layer(a)
     # layers with a window to draw: exact fields (global / unknown ones have none)
     spatial = [n.name for n in a.graph.layers
@@ -692,13 +711,14 @@ def tab_rf(a, sel: Selection) -> None:
     up = c2.file_uploader("Image (resized to the input)", type=["png", "jpg", "jpeg"],
                           key="rf_image")
     h, w = a.input_shape[2], a.input_shape[3]
-    image = erf_render.sample_pattern(h, w)
+    token, image_fn = "pattern", functools.partial(data.sample_image, h, w)
     source = f"generated test pattern ({h}x{w} px, grid every 32 px)"
     if up is not None:
+        raw = up.getvalue()
         try:
-            from PIL import Image
-            with Image.open(up) as im:
-                image = erf_render.fit_image(im, h, w)
+            image = _read_image(raw, h, w)
+            token = "upload:" + hashlib.sha256(raw).hexdigest()
+            image_fn = functools.partial(lambda im: im, image)
             source = f"{md(up.name)} resized to {h}x{w} px"
         except Exception as e:  # noqa: BLE001 - a broken upload is the user's file
             st.error(f"Cannot read the image {md(up.name)}: {md(type(e).__name__)}: "
@@ -729,12 +749,25 @@ def tab_rf(a, sel: Selection) -> None:
            f"{2 * erf.radius[0] / max(r.size[0], 1):.0%} of the theoretical height), "
            f"non-zero gradient over {erf.support[0]}x{erf.support[1]} px"
            if erf is not None else "") + f". Image: {source}.")
-    fig = erf_render.rf_overlay(r, unit, image, erf=erf, out_hw=(oh, ow))
-    st.plotly_chart(fig, key="rf_overlay", width="stretch")
+    fig = data.rf_overlay_spec(data.analysis_key(a), layer, unit, token,
+                               erf.samples if erf is not None else None, r, image_fn, erf,
+                               (oh, ow))
+    st.plotly_chart(data.figure(fig), key="rf_overlay", width="stretch")
     if erf is not None:
         st.caption(f"ERF: gradient energy of the centre unit w.r.t. the input at "
                    f"initialisation, {erf.samples} random inputs (Luo et al., NeurIPS 2016: "
                    "Gaussian-like, a fraction of the theoretical window, radius ~ sqrt(depth)).")
+
+
+def _read_image(raw: bytes, h: int, w: int):
+    """An uploaded PNG/JPEG as an H x W x 3 array (resized to the input)."""
+    import io
+
+    from PIL import Image
+
+    from archlens.render import erf as erf_render
+    with Image.open(io.BytesIO(raw)) as im:
+        return erf_render.fit_image(im, h, w)
 
 
 def _rule_explanations() -> dict[str, str]:
@@ -811,11 +844,9 @@ def tab_compare(a, sel: Selection) -> None:
     ra, rb = results
     if ra is None or rb is None:
         return
-    # archlens.api.diff, not archlens.diff: once the submodule archlens.diff is imported, the
-    # package attribute of that name is the module
-    from archlens import api
+    key_a, key_b = data.analysis_key(ra), data.analysis_key(rb)
     try:
-        d = api.diff(ra, rb)
+        d = data.architecture_diff(key_a, key_b, ra, rb)
     except Exception as e:  # noqa: BLE001
         _show_failure("Architecture diff", e)
         return
@@ -842,9 +873,9 @@ def tab_compare(a, sel: Selection) -> None:
     stages = data.diff_stages_frame(d, u)
     st.dataframe(stages, hide_index=True, width="stretch",
                  column_config=data.number_columns(stages))
-    from archlens.render import charts
     try:
-        st.plotly_chart(charts.stage_deltas(d), key="cmp_stage_deltas", width="stretch")
+        st.plotly_chart(data.figure(data.stage_deltas_spec(key_a, key_b, d)),
+                        key="cmp_stage_deltas", width="stretch")
     except Exception as e:  # noqa: BLE001
         _show_failure("Per-stage chart", e)
     st.markdown("#### Side by side (changes outlined in dashed orange)")
@@ -990,6 +1021,7 @@ def main() -> None:
     except Exception as e:  # noqa: BLE001 - e.g. the zoo failed to import
         _show_failure("Model zoo", e)
         return
+    st.session_state.pop("_page_run", None)  # this is the whole-page run a fragment asked for
     a = load_analysis(sel)
     _sync_layer_url(a)
     tabs = st.tabs(list(TABS), key="tab",

@@ -311,7 +311,7 @@ def test_click_a_chart_bar_selects_that_layer(server, page):
     _open(page, base + "/?model=lenet5&tab=Charts", "Click a bar or point")
     page.wait_for_function(_FIND_BAR, arg=target, timeout=90_000)
     page.wait_for_timeout(500)  # the chart's first layout
-    assert "Nothing selected" in page.inner_text("body")
+    page.get_by_text("Nothing selected").first.wait_for()  # the side panel, empty so far
     pos = page.evaluate(_FIND_BAR, target)
     assert pos and 0 < pos["x"] < VIEWPORT["width"] and 0 < pos["y"] < VIEWPORT["height"], pos
     page.mouse.click(pos["x"], pos["y"])
@@ -331,7 +331,7 @@ def test_click_a_layers_table_row_selects_that_layer(server, page):
     box.locator("input").fill(MIXED_5B_5X5)
     box.locator("input").press("Enter")
     page.get_by_text("1 of ", exact=False).first.wait_for(timeout=30_000)  # one row left
-    assert "Nothing selected" in page.inner_text("body")
+    page.get_by_text("Nothing selected").first.wait_for()
     grid = page.get_by_test_id("stDataFrame").first
     grid.wait_for()
     page.wait_for_timeout(500)
@@ -344,3 +344,15 @@ def test_click_a_layers_table_row_selects_that_layer(server, page):
     assert "1 x 64 x 35 x 35" in body and "size: 63x63 px" in body, body[-2000:]
     page.wait_for_function(
         "() => location.search.includes('layer=Mixed_5b.branch5x5_2.conv')")
+
+
+def test_a_finding_link_in_the_layers_side_panel_opens_the_graph_tab(server, page):
+    """The Layers view is a fragment (a row click reruns only it); a finding link in its side
+    panel opens the Graph tab, which needs the whole page to run."""
+    base, _ = server
+    _open(page, base + f"/?tab=Layers&layer={MIXED_5B_5X5}", "Findings on this layer")
+    _inspector_title(page, MIXED_5B_5X5)
+    page.get_by_test_id("stButtonGroup").get_by_text(MIXED_5B_5X5, exact=True).first.click()
+    _wait_highlight(page, MIXED_5B_5X5)  # the Graph tab is open, the node outlined
+    assert page.get_by_role("tab", name="Graph").get_attribute("aria-selected") == "true"
+    page.wait_for_function("() => location.search.includes('tab=Graph')")
