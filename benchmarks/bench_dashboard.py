@@ -1,8 +1,9 @@
-"""Dashboard speed: first render, a cached model switch, selecting a layer, each tab.
+"""Dashboard speed: first render, a cached model switch, selecting a layer; work per rerun.
 
     python benchmarks/bench_dashboard.py [--model inception_v3] [--other resnet50]
-                                         [--no-server] [--no-apptest] [--device meta|cpu]
-                                         [--screenshots DIR]
+                                         [--repeats N] [--no-server] [--no-apptest]
+                                         [--device meta|cpu] [--screenshots DIR]
+                                         [--profile FILE]
 
 Targets (printed with the numbers, not asserted -- timings are noisy on a shared machine):
 first full render of inception_v3 <= 2 s after the server is ready; a cached model switch
@@ -10,22 +11,33 @@ first full render of inception_v3 <= 2 s after the server is ready; a cached mod
 
 Two measurements:
 
-1. In process, with ``streamlit.testing.v1.AppTest`` (no browser): a cold first run (imports,
-   trace, checks, page), a switch to another model, the switch back (cached), each tab, a
-   layer selection (one script run).
+1. Work per rerun, in process (``streamlit.testing.v1.AppTest``, no browser): the app script
+   runs under a small wrapper that records the CPU time of the script thread
+   (``time.thread_time``: what one rerun costs the server, nearly independent of other load)
+   and its wall time. Medians over ``--repeats`` runs of: a new session's first page (the
+   analysis already cached), a cached model switch, each tab, selecting a layer on the Graph,
+   Charts and Layers tabs. AppTest always runs the whole script, so a selection here is a
+   whole-page run; in the browser the Graph, Charts and Layers views are fragments and a
+   selection reruns only them (less). ``--profile FILE`` writes the cProfile of one cached
+   Charts-tab selection rerun.
 2. The real server (``archlens dashboard --headless`` on a free loopback port) driven by
    Playwright with the system Chromium at 1440 x 900: seconds until ``/_stcore/health``
-   answers (includes the warm-up), then, in an already running browser, from navigating to
-   the page until the overview shows the model (first visitor); a model switch in the
-   sidebar to a model already analysed until the page shows it; on the Graph tab, from the
-   click on a node until the side panel shows that layer and the graph outlines it.
+   answers (includes the warm-up); from navigating to the page until the overview shows the
+   model and its findings table: the first visitor (one sample: the server's first script
+   run), then the median of ``--repeats`` new visitors (new browser context: empty browser
+   cache, new session) and of reloads (browser cache warm); the median of ``--repeats``
+   switches between two analysed models in the sidebar (from the Enter key until the page
+   shows the other model); on the Graph tab, the median of ``--repeats`` clicks on nodes
+   (alternating between two) until the side panel shows the layer and the graph outlines it.
 
 Numbers depend on the machine and its load; the load average is printed with them.
 """
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import statistics
 import shutil
 import socket
 import subprocess
@@ -40,6 +52,7 @@ FIRST_RENDER_TARGET_S = 2.0
 CACHED_SWITCH_TARGET_S = 0.5
 SELECT_TARGET_S = 0.3
 NODE = "Mixed_5b.branch5x5_2.conv"
+OTHER_NODE = "Mixed_5b.branch5x5_1.conv"
 
 
 def _ok(value: float, target: float) -> str:
@@ -54,44 +67,102 @@ def _load() -> str:
         return "load average n/a"
 
 
-def bench_apptest(model: str, other: str, device: str) -> dict[str, float]:
+_WRAPPER = """import sys, time
+_rec = sys.modules["_archlens_bench_runs"]
+_app = _rec.APP
+_prof = _rec.profile_next
+_rec.profile_next = None
+w, c = time.perf_counter(), time.thread_time()
+if _prof is not None:
+    _prof.enable()
+try:
+    exec(_rec.code, {"__name__": "__main__", "__file__": _app})
+finally:
+    if _prof is not None:
+        _prof.disable()
+    _rec.runs.append((time.perf_counter() - w, time.thread_time() - c))
+"""
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else float("nan")
+
+
+def bench_apptest(model: str, other: str, device: str, repeats: int = 5,
+                  profile: Path | None = None) -> dict[str, tuple[float, float]]:
+    """(median wall s, median script-thread CPU s) per step; see the module docstring."""
+    import types
+
     from streamlit.testing.v1 import AppTest
 
-    out: dict[str, float] = {}
-    at = AppTest.from_file(str(APP), default_timeout=300)
-    t = time.perf_counter()
-    at.run()
-    if at.selectbox(key="model").value != model or at.radio(key="device").value != device:
-        at.radio(key="device").set_value(device)
-        at.selectbox(key="model").set_value(model)
-        t = time.perf_counter()
+    rec = sys.modules.setdefault("_archlens_bench_runs", types.ModuleType("_archlens_bench_runs"))
+    rec.APP = str(APP)
+    rec.code = compile(APP.read_text(), str(APP), "exec")  # streamlit caches it the same way
+    rec.runs, rec.profile_next = [], None
+    tmp = Path(tempfile.mkdtemp(prefix="archlens-bench-"))
+    wrapper = tmp / "dashboard_bench_wrapper.py"
+    wrapper.write_text(_WRAPPER)
+    out: dict[str, tuple[float, float]] = {}
+
+    def run(at, label: str | None = None, samples: dict | None = None):
+        n = len(rec.runs)
         at.run()
-    out["first render (cold: imports + analysis + page)"] = time.perf_counter() - t
-    _check(at, model)
-    t = time.perf_counter()
-    at.selectbox(key="model").set_value(other).run()
-    out[f"switch to {other} (not cached)"] = time.perf_counter() - t
-    _check(at, other)
-    t = time.perf_counter()
-    at.selectbox(key="model").set_value(model).run()
-    out[f"switch back to {model} (cached)"] = time.perf_counter() - t
-    _check(at, model)
-    for tab in ("Layers", "Graph", "Charts", "Principles", "Compare", "Overview"):
-        at.session_state["tab"] = tab
-        t = time.perf_counter()
-        at.run()
-        out[f"tab {tab} (first time)"] = time.perf_counter() - t
         if at.exception or at.error:
-            raise SystemExit(f"tab {tab} failed: {[e.value for e in at.exception or at.error]}")
-    at.session_state["tab"] = "Graph"
-    t = time.perf_counter()
-    at.run()
-    out["tab Graph (again, SVG cached)"] = time.perf_counter() - t
-    if model == "inception_v3":
-        at.session_state["selected_layer"] = NODE
+            raise SystemExit(f"{label}: {[e.value for e in at.exception or at.error]}")
+        if samples is not None and label:
+            wall = sum(r[0] for r in rec.runs[n:])
+            cpu = sum(r[1] for r in rec.runs[n:])
+            samples.setdefault(label, []).append((wall, cpu))
+        return at
+
+    try:
+        at = AppTest.from_file(str(wrapper), default_timeout=300)
+        at.query_params["device"] = device
+        at.query_params["model"] = model
         t = time.perf_counter()
-        at.run()
-        out["select a layer on the Graph tab (one script run)"] = time.perf_counter() - t
+        run(at)
+        out["first run in a cold process (imports + analysis + page)"] = (
+            time.perf_counter() - t, rec.runs[-1][1])
+        _check(at, model)
+        t = time.perf_counter()
+        at.selectbox(key="model").set_value(other)
+        run(at)
+        out[f"switch to {other} (not cached: trace + checks)"] = (
+            time.perf_counter() - t, rec.runs[-1][1])
+        samples: dict[str, list[tuple[float, float]]] = {}
+        for _ in range(repeats):
+            fresh = AppTest.from_file(str(wrapper), default_timeout=300)
+            fresh.query_params["device"] = device
+            run(fresh, f"new session, {model} overview (analysis cached)", samples)
+            _check(fresh, model)
+            fresh.selectbox(key="model").set_value(other)
+            run(fresh, "cached model switch", samples)
+            fresh.selectbox(key="model").set_value(model)
+            run(fresh, "cached model switch", samples)
+        for tab in ("Layers", "Graph", "Charts", "Receptive field", "Principles", "Compare",
+                    "Overview"):
+            for i in range(repeats + 1):  # the first visit of a tab builds its cached parts
+                at.session_state["tab"] = tab
+                run(at, f"tab {tab} (first visit)" if i == 0 else f"tab {tab} (again)",
+                    samples)
+        if model == "inception_v3":
+            for tab in ("Graph", "Charts", "Layers"):
+                at.session_state["tab"] = tab
+                run(at)
+                for i in range(repeats):
+                    at.session_state["selected_layer"] = NODE if i % 2 == 0 else OTHER_NODE
+                    if profile is not None and tab == "Charts" and i == repeats - 1:
+                        rec.profile_next = cProfile.Profile()
+                        prof = rec.profile_next
+                        run(at, f"select a layer on the {tab} tab (whole-page run)", samples)
+                        prof.dump_stats(str(profile))
+                    else:
+                        run(at, f"select a layer on the {tab} tab (whole-page run)", samples)
+        for label, xs in samples.items():
+            out[label + f" [median of {len(xs)}]"] = (_median([x[0] for x in xs]),
+                                                       _median([x[1] for x in xs]))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
@@ -131,7 +202,8 @@ _OUTLINED = """(name) => [...document.querySelectorAll('*')].filter(e => e.shado
          return b && b.getAttribute('data-highlight') === name; })"""
 
 
-def bench_server(model: str, other: str, shots: Path | None = None) -> dict[str, float]:
+def bench_server(model: str, other: str, shots: Path | None = None,
+                 repeats: int = 5) -> dict[str, float]:
     import signal
     import urllib.request
 
@@ -165,18 +237,41 @@ def bench_server(model: str, other: str, shots: Path | None = None) -> dict[str,
             print("chromium not found: skipping the browser measurement")
             return out
         base = f"http://127.0.0.1:{port}/"
+        viewport = {"width": 1440, "height": 900}
+
+        def overview(page, reload: bool = False) -> float:
+            if not reload:
+                page.goto("about:blank")
+            t = time.perf_counter()
+            if reload:
+                page.reload()
+            else:
+                page.goto(base)
+            page.get_by_text("Feature receptive field (px)").wait_for(timeout=120_000)
+            page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
+            return time.perf_counter() - t
+
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.goto("about:blank")
-            t = time.perf_counter()
-            page.goto(base)
-            page.get_by_text("Feature receptive field (px)").wait_for(timeout=120_000)
-            page.get_by_text("Findings").first.wait_for(timeout=120_000)
-            out[f"health ok -> {model} overview shown (first visitor)"] = \
-                time.perf_counter() - t
-            heading = page.get_by_role("heading", name=f"{model} — input")
-            box = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").nth(1)
+            ctx = browser.new_context(viewport=viewport)
+            page = ctx.new_page()
+            out[f"health ok -> {model} overview shown (the first visitor)"] = overview(page)
+            ctx.close()
+            new, again = [], []
+            for _ in range(repeats):
+                ctx = browser.new_context(viewport=viewport)  # empty browser cache
+                page = ctx.new_page()
+                new.append(overview(page))
+                again.append(overview(page, reload=True))
+                ctx.close()
+            out[f"new visitor -> {model} overview (empty browser cache) [median of "
+                f"{repeats}]"] = _median(new)
+            out[f"reload -> {model} overview (browser cache warm) [median of {repeats}]"] = \
+                _median(again)
+
+            page = browser.new_page(viewport=viewport)
+            overview(page)
+            box = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
 
             def switch(name: str) -> float:
                 box.click()
@@ -184,26 +279,31 @@ def bench_server(model: str, other: str, shots: Path | None = None) -> dict[str,
                 t = time.perf_counter()
                 page.keyboard.press("Enter")
                 page.get_by_role("heading", name=f"{name} — input").wait_for(timeout=120_000)
+                page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
                 return time.perf_counter() - t
 
             out[f"switch to {other} (first time: trace + checks)"] = switch(other)
-            out[f"switch back to {model} (cached analysis)"] = switch(model)
-            out[f"switch to {other} again (cached analysis)"] = switch(other)
-            heading = page.get_by_role("heading", name=f"{model} — input")
-            del heading
+            switches = [switch(model if i % 2 == 0 else other) for i in range(repeats)]
+            out[f"switch between {model} and {other} (cached) [median of {repeats}]"] = \
+                _median(switches)
             page.goto(base + "?tab=Graph")
             page.get_by_text("Selected layer").first.wait_for(timeout=120_000)
             page.wait_for_function(_FIND_NODE, arg=NODE, timeout=60_000)
             page.wait_for_timeout(1000)  # the viewer's first fit
-            pos = page.evaluate(_FIND_NODE, NODE)
-            if pos is None:
-                raise SystemExit(f"node {NODE} not found in the drawing")
-            t = time.perf_counter()
-            page.mouse.click(pos["x"], pos["y"])
-            page.locator("h5", has_text=NODE).first.wait_for(timeout=60_000)
-            page.wait_for_function(_OUTLINED, arg=NODE, timeout=60_000)
-            out["click a graph node -> side panel shows it, graph outlines it"] = \
-                time.perf_counter() - t
+            clicks = []
+            for i in range(repeats):
+                node = NODE if i % 2 == 0 else OTHER_NODE
+                pos = page.evaluate(_FIND_NODE, node)
+                if pos is None:
+                    raise SystemExit(f"node {node} not found in the drawing")
+                t = time.perf_counter()
+                page.mouse.click(pos["x"], pos["y"])
+                page.locator("h5", has_text=node).first.wait_for(timeout=60_000)
+                page.wait_for_function(_OUTLINED, arg=node, timeout=60_000)
+                clicks.append(time.perf_counter() - t)
+                page.wait_for_timeout(800)  # the viewer's pan to the selection
+            out[f"click a graph node -> side panel shows it, graph outlines it [median of "
+                f"{repeats}]"] = _median(clicks)
             if shots is not None:
                 shots.mkdir(parents=True, exist_ok=True)
                 for tab, needle in SHOT_TABS.items():
@@ -231,28 +331,36 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="inception_v3")
     ap.add_argument("--other", default="resnet50")
     ap.add_argument("--device", default="meta", choices=("meta", "cpu"))
+    ap.add_argument("--repeats", type=int, default=5, metavar="N",
+                    help="samples per median (default: 5)")
     ap.add_argument("--no-server", action="store_true", help="skip the real-server part")
     ap.add_argument("--no-apptest", action="store_true", help="skip the in-process part")
     ap.add_argument("--screenshots", type=Path, metavar="DIR",
                     help="also save a PNG of every tab of the real server into DIR")
+    ap.add_argument("--profile", type=Path, metavar="FILE",
+                    help="write the cProfile stats of one Charts-tab selection rerun")
     args = ap.parse_args(argv)
+    if args.repeats < 1:
+        ap.error("--repeats must be at least 1")
     print(f"archlens dashboard bench ({_load()})")
     if not args.no_apptest:
-        res = bench_apptest(args.model, args.other, args.device)
-        print(f"\nAppTest, in process (device {args.device}):")
-        for k, v in res.items():
-            print(f"  {k:<55} {v:7.2f} s")
-        back = res[f"switch back to {args.model} (cached)"]
-        print(f"  -> cached switch {back:.2f} s vs target {CACHED_SWITCH_TARGET_S} s: "
-              f"{_ok(back, CACHED_SWITCH_TARGET_S)}")
+        res = bench_apptest(args.model, args.other, args.device, args.repeats, args.profile)
+        print(f"\nWork per rerun, in process (AppTest, device {args.device}); wall s / CPU s "
+              "of the script thread:")
+        for k, (wall, cpu) in res.items():
+            print(f"  {k:<72} {wall:6.3f} / {cpu:6.3f}")
+        if args.profile:
+            print(f"  cProfile of one Charts selection rerun: {args.profile}")
+        print(f"  ({_load()})")
     if not args.no_server:
-        srv = bench_server(args.model, args.other, args.screenshots)
+        srv = bench_server(args.model, args.other, args.screenshots, args.repeats)
         print("\nReal server + Chromium (Playwright, 1440 x 900):")
         for k, v in srv.items():
-            print(f"  {k:<66} {v:7.2f} s")
+            print(f"  {k:<90} {v:7.2f} s")
         for prefix, target, what in (
                 ("health ok", FIRST_RENDER_TARGET_S, "first render after the server was ready"),
-                (f"switch back to {args.model}", CACHED_SWITCH_TARGET_S, "cached model switch"),
+                ("new visitor", FIRST_RENDER_TARGET_S, "first render, a new visitor"),
+                ("switch between", CACHED_SWITCH_TARGET_S, "cached model switch"),
                 ("click a graph node", SELECT_TARGET_S, "selecting a layer")):
             v = next((v for k, v in srv.items() if k.startswith(prefix)), None)
             if v is not None:
