@@ -157,6 +157,20 @@ def _inspector_title(page, name: str, timeout: float = 30_000) -> None:
     page.locator("h5", has_text=name).first.wait_for(timeout=timeout)
 
 
+def _wait_text(page, locator, needles: tuple[str, ...], timeout: float = 30.0) -> str:
+    """The locator's text once it holds every needle (a rerun replaces the elements one by
+    one: the side panel's title can be new while the lines below it are still the old
+    layer's)."""
+    t0 = time.monotonic()
+    text = ""
+    while time.monotonic() - t0 < timeout:
+        text = locator.inner_text()
+        if all(n in text for n in needles):
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"{needles!r} not all in {text[-2000:]!r}")
+
+
 def test_page_renders_and_foreign_hosts_get_no_session(server, page, tmp_path):
     base, port = server
     _open(page, base + "/", "Parameters (count)")
@@ -203,8 +217,8 @@ def test_click_a_graph_node_shows_that_layer_in_the_side_panel(server, page):
     page.mouse.click(pos["x"], pos["y"])
     _inspector_title(page, MIXED_5B_5X5)
     _wait_highlight(page, MIXED_5B_5X5)
-    panel = page.locator("[data-testid='stColumn']").nth(1).inner_text()
-    assert "1 x 64 x 35 x 35" in panel and "63x63 px" in panel and "5x5" in panel
+    _wait_text(page, page.locator("[data-testid='stColumn']").nth(1),
+               ("1 x 64 x 35 x 35", "63x63 px", "5x5"))
     page.wait_for_function("() => location.search.includes('layer=Mixed_5b.branch5x5_2.conv')")
 
 
@@ -236,10 +250,8 @@ def test_url_with_every_parameter_reopens_that_view(server, page):
     _open(page, base + "/" + query, "layer3.0.conv2", timeout=180_000)
     _inspector_title(page, "layer3.0.conv2", timeout=180_000)
     _wait_highlight(page, "layer3.0", timeout=120.0)  # depth 2: the module holding the layer
-    body = page.inner_text("body")
-    assert "2 x 256 x 12 x 12" in body  # batch 2, 192 / 16 = 12 px, 256 channels
-    assert "FLOPs:" in body
-    assert "Depth drawn: 2" in body
+    # batch 2, 192 / 16 = 12 px, 256 channels; FLOPs; the graph drawn at depth 2
+    _wait_text(page, page.locator("body"), ("2 x 256 x 12 x 12", "FLOPs:", "Depth drawn: 2"))
     side = page.locator("[data-testid='stSidebar']")
     assert side.get_by_test_id("stTextInputField").first.input_value() == "3x192x192"
     assert side.get_by_test_id("stNumberInputField").first.input_value() == "2"
@@ -270,7 +282,7 @@ def test_rf_overlay_renders_for_the_selected_layer(server, page):
     base, _ = server
     _open(page, base + "/?model=lenet5&tab=Receptive+field&layer=c3.convs.0",
           "theoretical window")
-    assert "14x14 px" in page.inner_text("body")  # LeNet-5 C3 by hand: 5 + 1 + 4 * 2
+    _wait_text(page, page.locator("body"), ("14x14 px",))  # LeNet-5 C3: 5 + 1 + 4 * 2
     plot = page.locator(".js-plotly-plot").first
     plot.wait_for(timeout=90_000)
     page.wait_for_function(
@@ -316,8 +328,8 @@ def test_click_a_chart_bar_selects_that_layer(server, page):
     assert pos and 0 < pos["x"] < VIEWPORT["width"] and 0 < pos["y"] < VIEWPORT["height"], pos
     page.mouse.click(pos["x"], pos["y"])
     _inspector_title(page, target)
-    panel = page.locator("[data-testid='stColumn']").nth(1).inner_text()
-    assert "kernel 5x5" in panel and "14x14 px" in panel, panel
+    _wait_text(page, page.locator("[data-testid='stColumn']").nth(1),
+               ("kernel 5x5", "14x14 px"))
     page.wait_for_function("() => location.search.includes('layer=c3.convs.1')")
     # every along-depth chart is redrawn with the selection marked at that layer's x
     page.wait_for_function(f"() => ({_SELECTED_MARKER})().includes({pos['index']})",
@@ -340,8 +352,7 @@ def test_click_a_layers_table_row_selects_that_layer(server, page):
     # at the left edge
     page.mouse.click(r["x"] + 16, r["y"] + 35 + 17)
     _inspector_title(page, MIXED_5B_5X5)
-    body = page.inner_text("body")
-    assert "1 x 64 x 35 x 35" in body and "size: 63x63 px" in body, body[-2000:]
+    _wait_text(page, page.locator("body"), ("1 x 64 x 35 x 35", "size: 63x63 px"))
     page.wait_for_function(
         "() => location.search.includes('layer=Mixed_5b.branch5x5_2.conv')")
 
