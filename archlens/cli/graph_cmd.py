@@ -35,6 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("--columns", type=positive_int, default=None, metavar="N",
                    help="wrap the network into N columns (default: chosen for a page-like "
                         "aspect ratio)")
+    p.add_argument("--module", default=None, metavar="PATH",
+                   help="draw only the layers under this module path (e.g. Mixed_6e, "
+                        "layer3), with labels naming what feeds it and what it feeds")
     p.add_argument("--no-checks", action="store_true",
                    help="do not run the design checks (no finding outlines)")
     p.add_argument("-o", "--output", default=None, metavar="FILE",
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(f"{safe_name(a.model)}.svg")
     with err.status("laying out the graph (graphviz dot) ..."):
         res = gv.write_graph(a, out, depth=args.depth, fold=args.fold, rankdir=args.rankdir,
-                             columns=args.columns)
+                             columns=args.columns, module=args.module)
     g = res.dot
     for note in g.notes:
         err.print(f"[yellow]note:[/] {escape(note)}", highlight=False)

@@ -31,13 +31,13 @@ from archlens.errors import ArchlensError, OutputError
 from archlens.render.graph.columns import dissolve_tall, wrap
 from archlens.render.graph.dot import INSTALL_HINT, dot_binary, layout, svg_size
 from archlens.render.graph.emit import Style, emit
-from archlens.render.graph.structure import hier, max_depth
+from archlens.render.graph.structure import hier, max_depth, top_modules
 from archlens.render.graph.style import (FUSABLE, HIGHLIGHT_COLOURS, NO_MACS, SEVERITY_COLOURS,
                                          SHARE_COLOURS, STAGE_COLOURS, Shares, ShareScale,
                                          share_scale)
 from archlens.render.graph.units import assemble
 
-__all__ = ["build", "render_svg", "write_graph", "layout", "dot_binary", "svg_size",
+__all__ = ["build", "top_modules", "block_pictures", "MARKDOWN_MAX_PT", "render_svg", "write_graph", "layout", "dot_binary", "svg_size",
            "share_scale", "ShareScale", "DotGraph", "GraphResult", "INSTALL_HINT",
            "DEFAULT_BUDGET", "FUSABLE", "SHARE_COLOURS", "NO_MACS",
            "STAGE_COLOURS", "SEVERITY_COLOURS", "HIGHLIGHT_COLOURS"]
@@ -78,14 +78,16 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
           fuse: bool = True, columns: int | None = None, budget: int = DEFAULT_BUDGET,
           id_prefix: str = "g", highlight: Mapping[str, str] | None = None,
           colour_by: Mapping[str, float] | None = None,
-          colour_label: str = "MAC share") -> DotGraph:
+          colour_label: str = "MAC share", module: str | None = None) -> DotGraph:
     """Build the dot source for ``a`` (no layout yet). ``depth`` None draws every layer;
     ``columns`` None chooses the wrap for a page-like aspect ratio. ``highlight``: layer
     name -> ``changed`` | ``added`` | ``removed`` (a comparison): the drawn node holding the
     layer gets that status's thick outline and a line saying so; such layers are never
     folded away. ``colour_by``: layer name -> a measured cost (seconds of a latency profile,
     say) that replaces MACs as the fill colour's share, titled ``colour_label`` in the
-    legend; folding is off then (folded copies share a MAC count, not a measured time)."""
+    legend; folding is off then (folded copies share a MAC count, not a measured time).
+    ``module``: draw only the layers under that module path (``Mixed_6e``, ``layer3``),
+    with labels naming what feeds it and what it feeds."""
     highlight = dict(highlight or {})
     if highlight or colour_by is not None:
         fold = False
@@ -95,13 +97,17 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
         raise ArchlensError(f"--depth must be a positive integer, got {depth}")
     hiers = [hier(n) for n in a.graph.nodes]
     full = max_depth(hiers)
+    path = tuple(module.split(".")) if module else None
+    if path and not any(h[:len(path)] == path and len(h) > len(path) for h in hiers):
+        tops = ", ".join(name for name, _ in top_modules(a, len(hiers)))
+        raise ArchlensError(f"no module {module!r} with layers in {a.model}; modules: {tops}")
     notes: list[str] = []
     d = depth if depth is not None and depth < full else None
     style = Style(rankdir=rankdir, id_prefix=id_prefix, highlight=highlight,
                   shares=Shares(colour_by) if colour_by is not None else None,
                   colour_label=colour_label)
     while True:
-        g = _build(a, hiers, d, fold, fuse, columns, style)
+        g = _build(a, hiers, d, fold, fuse, columns, style, path)
         cost = g.nodes + g.edges
         shallower = (full - 1 if d is None else d - 1)
         if cost <= budget or shallower < 1:
@@ -119,11 +125,13 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
 
 
 def _build(a: Analysis, hiers, depth: int | None, fold: bool, fuse: bool,
-           columns: int | None, style: Style) -> DotGraph:
+           columns: int | None, style: Style, module: tuple[str, ...] | None) -> DotGraph:
     """One attempt at ``depth``: units, columns, dot text."""
-    d = assemble(a, hiers, depth, fold, fuse, style.id_prefix)
+    d = assemble(a, hiers, depth, fold, fuse, style.id_prefix, module)
+    if not d.order:  # the module is a hidden copy of a folded run
+        d = assemble(a, hiers, depth, False, fuse, style.id_prefix, module)
     notes: list[str] = []
-    if columns != 1:
+    if columns != 1 and not module:  # a module drawn alone keeps its box
         for top in dissolve_tall(d.units, d.order, d.edges):
             notes.append(f"module '{top}' drawn without its cluster box so that it can "
                          "wrap into columns")
@@ -134,6 +142,32 @@ def _build(a: Analysis, hiers, depth: int | None, fold: bool, fuse: bool,
                     edges=len(d.edges), clusters=nclusters, columns=ncols,
                     folds=tuple(d.folds), notes=tuple(notes), estimated_aspect=est_aspect,
                     fills=scale.legend())
+
+
+# Widest picture a Markdown page shows at its natural size: GitHub's content column is
+# about 880 px (660 pt at 96 px per inch); anything wider is scaled down, text with it.
+MARKDOWN_MAX_PT = 660.0
+
+
+def block_pictures(a: Analysis, k: int = 3, max_width: float = MARKDOWN_MAX_PT,
+                   id_prefix: str = "b") -> list[tuple[str, int, str, int | None]]:
+    """The ``k`` most expensive top-level blocks (:func:`top_modules`), each laid out alone
+    in one column: (module, MACs, SVG, depth drawn; None = every layer). A block wider
+    than ``max_width`` points at full depth (five inception branches side by side) is drawn
+    with its children collapsed, so it reads at its natural size on a Markdown page."""
+    out = []
+    for i, (name, macs) in enumerate(top_modules(a, k)):
+        best = None
+        for depth in (None, len(name.split(".")) + 1):
+            g = build(a, module=name, columns=1, depth=depth, id_prefix=f"{id_prefix}{i}")
+            svg = layout(g.source, "svg").decode("utf-8")
+            width = (svg_size(svg) or (0.0, 0.0))[0]
+            if best is None or width < best[0]:
+                best = (width, svg, g.depth)
+            if width <= max_width:
+                break
+        out.append((name, macs, best[1], best[2]))
+    return out
 
 
 def render_svg(a: Analysis, **kw) -> tuple[DotGraph, str]:

@@ -102,16 +102,31 @@ def findings_table(findings: Iterable[Finding], total_macs: int) -> str:
          "Saving / cost"), rows)
 
 
+def _blocks_md(a: Analysis, blocks, pic: Callable[[str], str]) -> list[str]:
+    """The most expensive blocks, one picture each (legible at its natural size)."""
+    if not blocks:
+        return []
+    lines = ["### The most expensive blocks", ""]
+    for file, name, macs, depth in blocks:
+        how = "every layer" if depth is None else "its modules collapsed (too wide at full depth)"
+        lines += [f"**{md(name)}**: {md(fmt.macs(macs))}, {md(fmt.pct(macs, a.totals.macs))} "
+                  f"of the network; {how}.", "",
+                  f"![{md(name)}, {md(how)}]({pic(file)})", ""]
+    return lines
+
+
 def report_md(a: Analysis, charts: Sequence[tuple[str, str]], *, graph_file: str | None,
               overview_file: str | None = None, assets: str | None = None,
               graph_note: str, png: bool, bench_md: str = "",
               sections: Sequence[tuple[str, str]] = (),
-              inline: Callable[[str], str] | None = None) -> str:
+              inline: Callable[[str], str] | None = None,
+              blocks: Sequence[tuple[str, str, int, int | None]] = ()) -> str:
     """``charts``: (file stem, title) in order; images are ``charts/<stem>.png`` when ``png``.
     ``overview_file``: the one-box-per-module graph shown in place of the full graph (which
-    is linked); ``assets``: URL prefix of every picture and link (default: relative);
-    ``inline``: relative file -> ``data:`` URI, so every picture is inside the Markdown
-    (``--md-inline``; the full graph is then named, not linked)."""
+    is linked); ``blocks``: (file, module, MACs, depth drawn) of the most expensive blocks
+    drawn alone below it; ``assets``: URL prefix of every picture and link (default:
+    relative); ``inline``: relative file -> ``data:`` URI, so every picture is inside the
+    Markdown (``--md-inline``; the full graph is then named, not linked)."""
     base = (assets.rstrip("/") + "/") if assets else ""
 
     def pic(rel: str) -> str:
@@ -143,6 +158,8 @@ def report_md(a: Analysis, charts: Sequence[tuple[str, str]], *, graph_file: str
         lines += [f"![Layer graph of {md(a.model)}]({pic(graph_file)})", ""]
     if graph_note:
         lines += [md(graph_note), ""]
+    if graph_file and overview_file:
+        lines += _blocks_md(a, blocks, pic)
     for title, body in sections:  # extra sections (trusted Markdown)
         lines += [f"## {md(title)}", "", body.rstrip(), ""]
     return "\n".join(lines)

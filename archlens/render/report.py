@@ -92,6 +92,7 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
     with atomic_dir(out_dir) as tmp:
         # ---- graph
         svg = None
+        blocks: list[tuple[str, str, int, int | None]] = []
         with steps.step("graph", "laying out the graph (graphviz dot)"):
             g = gv.build(a, depth=depth)
             info.graph_nodes, info.graph_depth, info.graph_columns = g.nodes, g.depth, g.columns
@@ -117,6 +118,11 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
                     _write(tmp / "graph_overview.svg",
                            gv.layout(ov.source, "svg").decode("utf-8"))
                     info.files.append("graph_overview.svg")
+                    # and the most expensive blocks, each legible at its natural size
+                    for i, (name, macs, bsvg, bdepth) in enumerate(gv.block_pictures(a), 1):
+                        _write(tmp / f"graph_block_{i}.svg", bsvg)
+                        info.files.append(f"graph_block_{i}.svg")
+                        blocks.append((f"graph_block_{i}.svg", name, macs, bdepth))
 
         # ---- charts
         with steps.step("charts", "building charts (plotly)"):
@@ -161,7 +167,7 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
             _write(tmp / "report.md", M.report_md(
                 a, [(k, titles[k]) for k in figs], graph_file="graph.svg" if svg else None,
                 overview_file="graph_overview.svg" if "graph_overview.svg" in info.files
-                else None, assets=md_assets,
+                else None, blocks=blocks, assets=md_assets,
                 graph_note=graph_note, png=pngs, bench_md=bench_md,
                 sections=[(x.title, x.markdown) for x in sections],
                 inline=(lambda rel: data_uri(tmp / rel)) if md_inline else None))

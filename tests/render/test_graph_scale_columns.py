@@ -116,3 +116,19 @@ def test_folds_are_one_note_and_continuations_name_the_last_block(resnet50):
     # a column fed by a folded run names the run's last block, which really feeds it
     froms = re.findall(r"from (layer\d\.\d)\.\S+ \(column \d\)", g.source)
     assert froms and set(froms) <= {"layer1.2", "layer2.3", "layer3.5", "layer4.2"}, froms
+
+
+def test_one_module_drawn_alone_names_what_feeds_it_and_what_it_feeds(resnet50):
+    from archlens.errors import ArchlensError
+    # the three top-level blocks with the most MACs: layer3 (6 bottlenecks at 14x14),
+    # layer2, layer4; the stem conv is one box and is not a block
+    assert [m for m, _ in gv.top_modules(resnet50)] == ["layer3", "layer2", "layer4"]
+    g = gv.build(resnet50, module="layer3")
+    drawn = [re.search(r'tooltip="([^"\\]+)', line).group(1)
+             for line in g.source.splitlines() if line.lstrip().startswith("gn")
+             and "fillcolor=" in line]
+    assert drawn and all(h.startswith("layer3.") for h in drawn), drawn
+    assert "from layer2.3" in g.source            # the last block of layer2 feeds layer3
+    assert "→ to layer4" in g.source
+    with pytest.raises(ArchlensError, match="no module 'layer9'"):
+        gv.build(resnet50, module="layer9")

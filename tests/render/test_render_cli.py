@@ -46,3 +46,16 @@ def test_report_to_unwritable_place_is_one_line(tmp_path, capsys):
     assert main(["report", MODEL, "--out", str(blocker / "r"), "--no-png"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("archlens: error: cannot write the report") and "\n" not in err
+
+
+@pytest.mark.skipif(gv.dot_binary() is None, reason="graphviz 'dot' not installed")
+def test_graph_command_draws_one_module(tmp_path, capsys):
+    out = tmp_path / "c3.svg"
+    assert main(["graph", MODEL, "--module", "c3", "-o", str(out)]) == 0
+    tips = [a.get("{http://www.w3.org/1999/xlink}title", "")
+            for a in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}a")]
+    assert any(t.startswith("c3") for t in tips) and not any(t.startswith("f6") for t in tips)
+    capsys.readouterr()
+    assert main(["graph", MODEL, "--module", "nope", "-o", str(tmp_path / "n.svg")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("archlens: error:") and "no module 'nope'" in err and "\n" not in err

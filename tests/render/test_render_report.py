@@ -67,9 +67,11 @@ def evil_report(tmp_path_factory) -> tuple[Path, object]:
 def test_report_folder_contents(evil_report):
     out, a = evil_report
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    # three block pictures: "blocks" (blocks.1 and .2), the renamed first block, "head"
+    blocks = [f"graph_block_{i}.svg" for i in (1, 2, 3)]
     assert names == sorted(["report.html", "report.md", "graph.svg", "graph_overview.svg",
                             "analysis.json", ".archlens-report"]  # the ownership marker (archlens.outputs)
-                           + [f"charts/{c}.html" for c in report_charts()])
+                           + blocks + [f"charts/{c}.html" for c in report_charts()])
     assert json.loads((out / "analysis.json").read_text()) == json.loads(
         json.dumps(a.to_dict()))
     assert not list(out.parent.glob(".evil.*"))  # no temporary folders left
@@ -110,7 +112,9 @@ def test_markdown_is_escaped(evil_report):
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     p = parse_html(html)
     imgs = [a for t, a in p.tags if t == "img"]
-    assert [a["src"] for a in imgs] == ["graph_overview.svg"]  # --no-png: only the graph
+    assert [a["src"] for a in imgs] == ["graph_overview.svg"] + [   # --no-png: the graphs
+        f"graph_block_{i}.svg" for i in (1, 2, 3)]
+    assert imgs[2]["alt"] == f"{EVIL}, every layer"     # the hostile name is text
     assert "Every layer: `graph.svg`" in md   # named, not a link: no <a> in the report
     assert not [(t, k) for t, a in p.tags for k in a if k.lower().startswith("on")]
     tables = [t for t, _ in p.tags if t == "table"]

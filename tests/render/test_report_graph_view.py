@@ -94,3 +94,53 @@ def test_default_view_has_legible_node_text_and_a_visible_legend(report_page, tm
     for st in a.stages:  # one strip colour per stage
         assert colour_pixels(default, legend, gv.STAGE_COLOURS[st.index]) >= 40, st.text
     assert text_bands(default, legend)  # and text next to them
+
+
+GITHUB_COLUMN_PX = 880   # the Markdown content column of a GitHub page (images max-width 100 %)
+
+
+def _markdown_shots(md_path, tmp, files):
+    """Each picture in a GitHub-like Markdown column: (natural width, shown width, box, image)."""
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+    page = tmp / "md.html"
+    page.write_text("<!doctype html><body style='margin:0;background:#fff'>" + "".join(
+        f"<article style='width:{GITHUB_COLUMN_PX}px;padding:0'><img id='i{k}' src="
+        f"'{(md_path.parent / f).as_uri()}' style='max-width:100%;display:block'></article>"
+        for k, f in enumerate(files)) + "</body>")
+    out = []
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            pg = b.new_page(viewport={"width": GITHUB_COLUMN_PX, "height": 900})
+            pg.goto(page.as_uri())
+            pg.wait_for_load_state("load")
+            for k, _ in enumerate(files):
+                img = pg.locator(f"#i{k}")
+                nat = pg.evaluate(f"document.getElementById('i{k}').naturalWidth")
+                box = img.bounding_box()
+                shot = tmp / f"md{k}.png"
+                img.screenshot(path=str(shot))
+                out.append((nat, box["width"], Image.open(shot).convert("RGB")))
+        finally:
+            b.close()
+    return out
+
+
+def test_markdown_pictures_are_legible_at_their_natural_size(report_page, tmp_path):
+    import re
+    md_path = report_page.parent / "report.md"
+    files = re.findall(r"!\[[^\]]*\]\(([^)]+\.svg)\)", md_path.read_text())
+    # the overview and the three most expensive blocks (Mixed_6e, 6c, 6a by MACs)
+    assert files == ["graph_overview.svg", "graph_block_1.svg", "graph_block_2.svg",
+                     "graph_block_3.svg"], files
+    for f, (nat, shown, im) in zip(files, _markdown_shots(md_path, tmp_path, files)):
+        assert nat <= GITHUB_COLUMN_PX and abs(shown - nat) < 1, (f, nat, shown)  # not scaled
+        bands = text_bands(im, (0, 0, im.width, im.height))
+        assert len(bands) >= 10, (f, bands)
+        assert statistics.median(bands) >= 7 and max(bands) >= 9, (f, bands)
+    # control: the whole graph in the same column is scaled down and fails the measure
+    (nat, shown, im), = _markdown_shots(md_path, tmp_path, ["graph.svg"])
+    assert nat > GITHUB_COLUMN_PX and shown < nat
+    bands = text_bands(im, (0, 0, im.width, im.height))
+    assert statistics.median(bands or [0]) < 7, bands

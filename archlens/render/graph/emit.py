@@ -180,3 +180,47 @@ def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
                   f'arrowhead=none];')
             w(f"  {heads.get(cv, p + 'top')} -> {j} [style=invis];")
         w(f"  {j} -> {units[kv].id} [{tip}];")
+    _module_ends(a, d, heads, col_of_unit, p, w)
+
+
+def _module_ends(a: Analysis, d: Drawing, heads, col_of_unit, p: str, w) -> None:
+    """One module drawn alone: a label "from NAME" above each unit fed from outside it, a
+    stub "→ to NAME" below each unit that feeds the rest of the network."""
+    nodes = a.graph.nodes
+    seen: dict[str, str] = {}
+    for n, ((ku, kv), shp) in enumerate(d.inbound.items()):
+        src = L.unit_path(d.unit(ku), nodes, d.producer(ku, d.sources[(ku, kv)]))
+        j = seen.get(ku)
+        if j is None:
+            j = seen[ku] = f"{p}i{n}"
+            w(f'  {j} [id={L.q(j)}, shape=plaintext, style="", margin=0, height=0.2, '
+              f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">from {L.e(L.clip(src, 40))} ↓'
+              f'</FONT>>, tooltip={L.q("from " + src)}];')
+            w(f"  {heads.get(col_of_unit.get(kv, 0), p + 'top')} -> {j} [style=invis];")
+        w(f"  {j} -> {d.units[kv].id} [tooltip={L.q(fmt.shape(shp) or '')}];")
+    targets: dict[str, list[str]] = defaultdict(list)
+    for (ku, kv) in d.outbound:
+        targets[ku].append(L.unit_path(d.unit(kv), nodes))
+    for n, (ku, names) in enumerate(targets.items()):
+        dst = _common_module(names)
+        o = f"{p}o{n}"
+        w(f'  {o} [id={L.q(o)}, shape=plaintext, style="", margin=0, height=0.2, '
+          f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">→ to {L.e(L.clip(dst, 40))}</FONT>>, '
+          f'tooltip={L.q("to " + ", ".join(names))}];')
+        w(f'  {d.units[ku].id} -> {o} [style=dashed, color="#9e9e9e"];')
+
+
+def _common_module(names: list[str]) -> str:
+    """``Mixed_6e`` for Mixed_6e.branch1x1.conv and Mixed_6e.branch_pool.conv; a single
+    name as it is; names without a common module: the first and how many more."""
+    if len(names) == 1:
+        return names[0]
+    parts = [n.split(".") for n in names]
+    common = []
+    for level in zip(*parts):
+        if len(set(level)) != 1:
+            break
+        common.append(level[0])
+    if common:
+        return ".".join(common)
+    return f"{names[0]} and {len(names) - 1} more"

@@ -130,3 +130,24 @@ def _chained(nodes, prev: list[int], nxt: list[int], succ, index) -> bool:
     return any(index.get(s) in ps for i in nxt for s in nodes[i].inputs)
 
 
+
+
+def top_modules(a: Analysis, k: int = 3, min_layers: int = 2) -> list[tuple[str, int]]:
+    """The ``k`` top-level modules holding the most MACs (name, MACs), each with at least
+    ``min_layers`` layers besides pointwise followers (a conv-BN-ReLU module is one box,
+    which says nothing drawn alone)."""
+    from archlens.render.graph.style import FUSABLE
+    macs: dict[str, int] = defaultdict(int)
+    layers: dict[str, int] = defaultdict(int)
+    for n in a.graph.nodes:
+        h = hier(n)
+        if n.kind != "input" and len(h) > 1:
+            macs[h[0]] += n.macs
+            layers[h[0]] += n.type not in FUSABLE
+    ranked = sorted((m for m in macs if layers[m] >= min_layers and macs[m] > 0),
+                    key=lambda m: -macs[m])
+    out: list[tuple[str, int]] = []
+    for m in ranked:  # identical blocks (Mixed_6c, Mixed_6d) once: the first one runs first
+        if not any(macs[o] == macs[m] and layers[o] == layers[m] for o, _ in out):
+            out.append((m, macs[m]))
+    return out[:k]

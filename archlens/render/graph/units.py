@@ -40,6 +40,14 @@ class Drawing:
     folds: list[str] = field(default_factory=list)
     cluster_fold: dict[tuple[str, ...], tuple[int, str]] = field(default_factory=dict)
     findings: dict[str, list] = field(default_factory=dict)
+    # drawing one module only (``restrict``): the units left out, and the edges that enter or
+    # leave the module (drawn as labels naming the other end)
+    outside: dict[str, Unit] = field(default_factory=dict)
+    inbound: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+    outbound: dict[tuple[str, str], tuple[int, ...]] = field(default_factory=dict)
+
+    def unit(self, key: str) -> Unit:
+        return self.units[key] if key in self.units else self.outside[key]
 
     def resolve(self, i: int) -> str:
         return self.unit_of[self.alias.get(i, i)]
@@ -48,7 +56,7 @@ class Drawing:
         """The layer that unit ``key`` stands for as the producer ``u`` (its head op, or for
         a folded run the head of the instance ``u`` belongs to: ``layer1.2.conv1``, not
         the first instance's ``layer1.1.conv1``)."""
-        head = self.units[key].members[0]
+        head = self.unit(key).members[0]
         if u not in self.alias:
             return head
         inst = self.run_of[u][1]
@@ -64,8 +72,9 @@ class Drawing:
 
 
 def assemble(a: Analysis, hiers, depth: int | None, fold: bool, fuse: bool,
-             id_prefix: str) -> Drawing:
-    """The units, edges and findings of ``a`` drawn at ``depth`` (None: every layer)."""
+             id_prefix: str, module: tuple[str, ...] | None = None) -> Drawing:
+    """The units, edges and findings of ``a`` drawn at ``depth`` (None: every layer);
+    ``module``: only the layers under that module path."""
     alias, run_of, runs, _ = find_folds(a, hiers, depth) if fold else ({}, {}, [], {})
     d = Drawing(units={}, order=[], unit_of={}, alias=alias, run_of=run_of, runs=runs)
     _make_units(a, hiers, depth, id_prefix, d)
@@ -75,7 +84,27 @@ def assemble(a: Analysis, hiers, depth: int | None, fold: bool, fuse: bool,
     _drop_single_clusters(d)
     _edges(a, d)
     _findings(a, d)
+    if module:
+        _restrict(d, hiers, module)
     return d
+
+
+def _restrict(d: Drawing, hiers, module: tuple[str, ...]) -> None:
+    """Keep the units under ``module``; the edges into and out of it are kept apart."""
+    keep = [k for k in d.order if d.units[k].kind != "input"
+            and hiers[d.units[k].members[0]][:len(module)] == module]
+    ks = set(keep)
+    edges = {}
+    for (ku, kv), shp in d.edges.items():
+        if ku in ks and kv in ks:
+            edges[(ku, kv)] = shp
+        elif kv in ks:
+            d.inbound[(ku, kv)] = shp
+        elif ku in ks:
+            d.outbound[(ku, kv)] = shp
+    d.outside = {k: u for k, u in d.units.items() if k not in ks}
+    d.units = {k: d.units[k] for k in keep}
+    d.order, d.edges = keep, edges
 
 
 def _make_units(a: Analysis, hiers, depth, id_prefix: str, d: Drawing) -> None:
