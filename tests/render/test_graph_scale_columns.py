@@ -130,5 +130,8 @@ def test_one_module_drawn_alone_names_what_feeds_it_and_what_it_feeds(resnet50):
     assert drawn and all(h.startswith("layer3.") for h in drawn), drawn
     assert "from layer2.3" in g.source            # the last block of layer2 feeds layer3
     assert "→ to layer4" in g.source
+    # only the folds drawn: layer3's 6 bottlenecks, the last 5 identical
+    assert [n for n in g.notes if n.startswith("identical")] == [
+        "identical blocks folded: layer3.1 .. layer3.5 x5"]
     with pytest.raises(ArchlensError, match="no module 'layer9'"):
         gv.build(resnet50, module="layer9")

@@ -102,6 +102,7 @@ def _restrict(d: Drawing, hiers, module: tuple[str, ...]) -> None:
             d.inbound[(ku, kv)] = shp
         elif ku in ks:
             d.outbound[(ku, kv)] = shp
+    d.folds = [f for f, run in zip(d.folds, d.runs) if run[0][:len(module)] == module]
     d.outside = {k: u for k, u in d.units.items() if k not in ks}
     d.units = {k: d.units[k] for k in keep}
     d.order, d.edges = keep, edges
