@@ -94,6 +94,13 @@ def evaluate(diff, budgets: Sequence[Budget]) -> list[Outcome]:
     for bgt in budgets:
         t = diff.total(bgt.metric)
         unit = _UNITS[bgt.metric]
+        if not t.known:  # a global / unknown feature RF has no number: the budget cannot
+            # pass silently (it is reported exceeded, saying why)
+            sa, sb = t.status_a or "exact", t.status_b or "exact"
+            out.append(Outcome(budget=bgt, exceeded=True, message=(
+                f"budget cannot be checked: {bgt.text}: {bgt.metric} of {diff.a} is {sa}, "
+                f"of {diff.b} {sb} (no number to compare)")))
+            continue
         d = t.b - t.a
         if bgt.relative:
             measured = (d / t.a * 100) if t.a else (0.0 if d == 0 else math.copysign(math.inf, d))

@@ -175,19 +175,33 @@ class Change:
 
 @dataclass(frozen=True)
 class Total:
+    """One total of both models. ``a`` / ``b`` is None where the quantity has no number: the
+    feature RF when it is ``global`` (the whole input, not a property of the network) or
+    ``unknown``, or the model has no feature map; ``status_a`` / ``status_b`` say which, and
+    ``delta`` is then None -- never a 0 that reads as "unchanged"."""
+
     key: str        # budget name: macs, params, feature_rf ...
     quantity: str   # printed name
     unit: str       # multiply-accumulates | count | elements | bytes | input px
-    a: int
-    b: int
+    a: int | None
+    b: int | None
+    status_a: str = ""   # "" (a number) | "global" | "unknown" | "no feature map"
+    status_b: str = ""
 
     @property
-    def delta(self) -> int:
-        return self.b - self.a
+    def known(self) -> bool:
+        return self.a is not None and self.b is not None
+
+    @property
+    def delta(self) -> int | None:
+        return self.b - self.a if self.a is not None and self.b is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "quantity": self.quantity, "unit": self.unit, "a": self.a,
-                "b": self.b, "delta": self.delta}
+        d = {"key": self.key, "quantity": self.quantity, "unit": self.unit, "a": self.a,
+             "b": self.b, "delta": self.delta}
+        if self.status_a or self.status_b:
+            d.update(status_a=self.status_a or "exact", status_b=self.status_b or "exact")
+        return d
 
 
 @dataclass(frozen=True)
@@ -241,7 +255,7 @@ class Diff:
     def empty(self) -> bool:
         """True when nothing differs: no change, equal totals, the same findings."""
         return (not self.changes and not self.only_a and not self.only_b
-                and all(t.a == t.b for t in self.totals))
+                and all((t.a, t.status_a) == (t.b, t.status_b) for t in self.totals))
 
     def total(self, key: str) -> Total:
         for t in self.totals:
@@ -376,10 +390,17 @@ def _align(a: Analysis, b: Analysis) -> tuple[list[Change], int, int, int, int]:
 
 # ----------------------------------------------------------------------------- numbers
 
+def _feature_rf(x: Analysis) -> tuple[int | None, str]:
+    """(size in px, "") of an exact feature RF; (None, status) otherwise."""
+    rf = x.feature_rf
+    if rf is None:
+        return None, "no feature map"
+    if rf.status != "exact" or rf.size is None:
+        return None, rf.status
+    return int(rf.size[0]), ""
+
+
 def _totals(a: Analysis, b: Analysis) -> tuple[Total, ...]:
-    def rf(x: Analysis) -> int:
-        return (int(x.feature_rf.size[0])
-                if x.feature_rf is not None and x.feature_rf.known else 0)
 
     def sev(x: Analysis, s: str) -> int:
         return sum(f.severity == s for f in x.findings)
@@ -393,12 +414,14 @@ def _totals(a: Analysis, b: Analysis) -> tuple[Total, ...]:
             ("peak_activation_bytes", "peak activation memory", "bytes",
              ta.peak_activation_bytes, tb.peak_activation_bytes),
             ("weight_bytes", "weight memory", "bytes", ta.weight_bytes, tb.weight_bytes),
-            ("feature_rf", "feature RF", "input px", rf(a), rf(b)),
             ("layers", "layers", "count", len(a.graph.layers), len(b.graph.layers)),
             ("findings", "findings", "count", len(a.findings), len(b.findings))]
     rows += [(f"findings.{s}", f"findings ({s})", "count", sev(a, s), sev(b, s))
              for s in ("error", "warning", "info")]
-    return tuple(Total(*r) for r in rows)
+    (ra, sa), (rb, sb) = _feature_rf(a), _feature_rf(b)
+    out = [Total(*r) for r in rows]
+    out.insert(6, Total("feature_rf", "feature RF", "input px", ra, rb, sa, sb))
+    return tuple(out)
 
 
 def stage_deltas(a: Analysis, b: Analysis) -> tuple[StageDelta, ...]:

@@ -107,8 +107,8 @@ def compare_md(d: Diff, *, images: dict[str, str] | None = None, budgets=()) -> 
                                        for o in budgets] + [""]
     lines += ["## Totals", "",
               _md_table(("Quantity", "A", "B", "B - A"),
-                        [(f"{t.quantity} ({t.unit})", f"{t.a:,}", f"{t.b:,}",
-                          delta(t.a, t.b)) for t in d.totals], "lrrr"), "",
+                        [(f"{t.quantity} ({t.unit})", *total_cells(t)) for t in d.totals],
+                        "lrrr"), "",
               "## Module diff", "", md(counts_text(d)), ""]
     if d.changes:
         lines += [_md_table(CHANGE_HEADER, change_rows(d), "llllllrrl"), ""]
@@ -133,6 +133,20 @@ def compare_json(d: Diff, budgets=()) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- html
+
+def _side(v: int | None, status: str) -> str:
+    return f"{v:,}" if v is not None else {"global": "global (whole input)"}.get(status, status)
+
+
+def total_cells(t) -> tuple[str, str, str]:
+    """(A, B, B - A) of a :class:`~archlens.diff.Total`: a quantity without a number (a
+    ``global`` or ``unknown`` feature RF) shows its status and no delta -- never 0."""
+    if t.known:
+        return f"{t.a:,}", f"{t.b:,}", delta(t.a, t.b)
+    sa, sb = t.status_a or "exact", t.status_b or "exact"
+    why = f"both {sa}" if sa == sb else f"A {sa}, B {sb}"
+    return _side(t.a, t.status_a), _side(t.b, t.status_b), f"n/a ({why})"
+
 
 def _cls(va: int, vb: int) -> str:
     return "delta-neg" if vb < va else "delta-pos" if vb > va else ""
@@ -161,9 +175,9 @@ def compare_html(d: Diff, a: Analysis, b: Analysis, frags: dict[str, str],
                  graphs: dict[str, str], budgets=()) -> str:
     from archlens.render import html as H
     totals = _html_table(("quantity", d.a, d.b, "B - A"),
-                         [(f"{t.quantity} ({t.unit})", f"{t.a:,}", f"{t.b:,}", delta(t.a, t.b))
-                          for t in d.totals], {1, 2, 3},
-                         [{3: _cls(t.a, t.b)} for t in d.totals])
+                         [(f"{t.quantity} ({t.unit})", *total_cells(t)) for t in d.totals],
+                         {1, 2, 3},
+                         [{3: _cls(t.a, t.b) if t.known else ""} for t in d.totals])
     changes = (_html_table(CHANGE_HEADER, change_rows(d), {5, 6},
                            [{0: f"st-{c.status}", 5: _cls(c.macs_a, c.macs_b),
                              6: _cls(c.params_a, c.params_b)} for c in d.changes])
@@ -314,7 +328,10 @@ def console_summary(d: Diff, out_dir: Path | None, files=(), notes=()):
         if t.key.startswith("findings."):
             continue
         unit = _UNIT_SHORT.get(t.unit, "")
-        if t.unit == "bytes":
+        if not t.known:
+            va, vb, dl = total_cells(t)
+            va, vb = (f"{x} {unit}".rstrip() if x[:1].isdigit() else x for x in (va, vb))
+        elif t.unit == "bytes":
             va, vb = f"{t.a / 2**20:.1f} MiB", f"{t.b / 2**20:.1f} MiB"
             dl = f"{t.delta / 2**20:+.1f} MiB"
         elif t.unit in ("input px", "count"):
