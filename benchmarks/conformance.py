@@ -137,9 +137,19 @@ def render(rows: dict[str, dict]) -> str:
                   and d["macs"] == d["macs_fvcore"] + sum((d.get("adjust") or {}).values()))
     meta_ok = sum(1 for d in ds if d.get("macs") is not None and d.get("macs_meta") == d["macs"])
     rf_v = [((d.get("rf") or {}).get("verdict") or "") for d in ds]
+    rf_st = [((d.get("rf") or {}).get("status") or "") for d in ds]
     rf_equal = sum(1 for v in rf_v if v == "equal")
+    rf_eq_exact = sum(1 for v, st in zip(rf_v, rf_st) if v == "equal" and st == "exact")
+    rf_eq_global = sum(1 for v, st in zip(rf_v, rf_st) if v == "equal" and st == "global")
     rf_wrong = sum(1 for v in rf_v if v == "WRONG")
-    rf_other = n - rf_equal - rf_wrong
+    rf_consistent = sum(1 for v in rf_v if v.startswith("consistent"))
+    rf_unknown = sum(1 for v in rf_v if v.startswith("not compared: unknown"))
+    rf_notrun = sum(1 for v in rf_v if v.startswith("not run"))
+    rf_failed = sum(1 for v in rf_v if v.startswith("probe failed"))
+    rf_noprobe = sum(1 for v in rf_v if v.startswith("not compared")
+                     and not v.startswith("not compared: unknown"))
+    rf_other = n - rf_equal - rf_wrong - rf_consistent - rf_unknown - rf_notrun - rf_failed \
+        - rf_noprobe
     report_ok = sum(1 for d in ds if str(d.get("report", "")).startswith("ok"))
     commits = sorted({d.get("commit", "?") for d in ds})
     out = [
@@ -155,9 +165,16 @@ def render(rows: dict[str, dict]) -> str:
         "",
         f"* analysed: {analysed}/{n}; parameters exact (`sum(p.numel())`): {params_ok}/{analysed}",
         f"* MACs equal to fvcore's own `FlopCountAnalysis` (plus the documented ops fvcore "
-        f"leaves out): {macs_ok}/{analysed}; meta path equal to the CPU path: {meta_ok}/{analysed}",
-        f"* feature RF against the gradient probe: {rf_equal} equal, **{rf_wrong} wrong**, "
-        f"{rf_other} not compared (global/unknown/no grid, see the column)",
+        f"leaves out and the exact value of its rounded einsums, see below): {macs_ok}/{analysed}; "
+        f"meta path equal to the CPU path: {meta_ok}/{analysed}",
+        f"* feature RF against the gradient probe: {rf_equal} equal ({rf_eq_exact} exact "
+        f"windows, {rf_eq_global} global = the whole image), **{rf_wrong} wrong**"
+        + (f", {rf_consistent} consistent (tokens)" if rf_consistent else "")
+        + f"; not compared: {rf_unknown} unknown (the reason in the column), {rf_notrun} not "
+        f"run (large variants, probe time budget), {rf_noprobe} without a probe (3-D/1-D "
+        f"models, no hook on the feature tensor)"
+        + (f", **{rf_failed} probe failed**" if rf_failed else "")
+        + (f", {rf_other} other" if rf_other else ""),
         f"* `archlens report` written: {report_ok}/{analysed}",
         f"* verdict pass: **{passed}/{n}**",
         "",
