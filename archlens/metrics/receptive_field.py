@@ -614,6 +614,8 @@ def _pad_op(ctx: _Ctx, g: _Geo) -> _Geo:
         if i < 0:
             return ctx.unknown("more pad amounts than dims", None, (1, 1), [g])
         left, right = pads[2 * k], pads[2 * k + 1]
+        if left == right == 0:
+            continue  # nothing added: any layout stays (timm Swin pads to the window, often 0)
         d = layout[i]
         n = L.dim_size(d) + left + right
         axes = L.dim_axes(d)

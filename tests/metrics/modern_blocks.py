@@ -163,9 +163,9 @@ class SwinPair(nn.Module):
     """Patch embed 4/4 (channels-last via permute), a window block and a shifted-window block at
     8x8 with windows of 4, then patch merging to 4x4 and one block whose window covers it all."""
 
-    def __init__(self, slices: bool = False):
+    def __init__(self, slices: bool = False, pad_zero: bool = False):
         super().__init__()
-        self.slices = slices
+        self.slices, self.pad_zero = slices, pad_zero
         self.patch = nn.Conv2d(3, C, 4, 4)
         self.blocks = nn.Sequential(SwinBlock(8, 4, 0), SwinBlock(8, 4, 2))
         self.merge = nn.Linear(4 * C, C)
@@ -180,8 +180,10 @@ class SwinPair(nn.Module):
                            x[..., 0::2, 1::2, :], x[..., 1::2, 1::2, :]], -1)
         else:            # timm's form: reshape + permute
             x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).flatten(3)
-        x = self.last(self.merge(x))
-        return x.permute(0, 3, 1, 2)
+        x = self.merge(x)
+        if self.pad_zero:  # timm's Swin pads H, W up to the window: zero amounts here
+            x = F.pad(x, (0, 0, 0, 0, 0, 0))
+        return self.last(x).permute(0, 3, 1, 2)
 
 
 class SliceMerge(nn.Module):

@@ -120,6 +120,8 @@ GLOBAL = [
     # the same with torchvision's patch merging (x[..., 0::2, 0::2, :] ... cat on channels):
     # the four phases together take every unit, so the span survives the merge
     (lambda: mb.SwinPair(slices=True), 32, "matmul over positions in last.attn.matmul"),
+    # timm's form pads to the window after the merge (zero amounts on a merged layout)
+    (lambda: mb.SwinPair(pad_zero=True), 32, "matmul over positions in last.attn.matmul"),
     # BoTNet: q @ k over the flattened H*W positions; the relative-position logits go through a
     # pad/flatten skew whose layout is not followed, but are added to logits that already see
     # every position (timm's botnet26t reported 71 px exact at an earlier node before)
@@ -129,7 +131,8 @@ GLOBAL = [
 
 @pytest.mark.parametrize("make, size, mixer", GLOBAL,
                          ids=["se", "resnest", "vit-sdpa", "vit-matmul", "vit-mha", "einsum",
-                              "swin-last-window", "swin-slice-merge", "botnet-relpos"])
+                              "swin-last-window", "swin-slice-merge", "swin-zero-pad",
+                              "botnet-relpos"])
 def test_global_fields_are_the_whole_input_by_the_probe(make, size, mixer):
     model = make()
     g, rfs, rf = _analyse(model, size)
