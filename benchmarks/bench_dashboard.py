@@ -29,6 +29,10 @@ Two measurements:
    switches between two analysed models in the sidebar (from the Enter key until the page
    shows the other model); on the Graph tab, the median of ``--repeats`` clicks on nodes
    (alternating between two) until the side panel shows the layer and the graph outlines it.
+   With each, the CPU seconds the server and the browser (every child process of the bench)
+   used for it: the work, which other users' load does not inflate the way it does wall
+   time (on an idle machine the wall time is about this work spread over the cores, plus
+   round trips).
 
 Numbers depend on the machine and its load; the load average is printed with them.
 """
@@ -173,6 +177,39 @@ def _check(at, model: str) -> None:
         raise SystemExit(f"{model}: the overview did not render")
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) used so far by every live descendant of this process: the
+    dashboard server, the Playwright driver and Chromium's processes (Linux /proc; 0 where
+    there is none). The difference over an action is the work it cost the machine, which
+    does not grow with other users' load the way wall time does."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        parent: dict[int, int] = {}
+        used: dict[int, float] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read().decode("latin-1")
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()
+            parent[int(entry)] = int(fields[1])
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError, AttributeError):
+        return 0.0
+    me = os.getpid()
+    total = 0.0
+    for pid, cpu in used.items():
+        p, seen = parent.get(pid), 0
+        while p and p != me and seen < 64:
+            p, seen = parent.get(p), seen + 1
+        if p == me:
+            total += cpu
+    return total
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -239,9 +276,12 @@ def bench_server(model: str, other: str, shots: Path | None = None,
         base = f"http://127.0.0.1:{port}/"
         viewport = {"width": 1440, "height": 900}
 
-        def overview(page, reload: bool = False) -> float:
+        cpu: dict[str, list[float]] = {}
+
+        def overview(page, reload: bool = False, label: str = "") -> float:
             if not reload:
                 page.goto("about:blank")
+            c = _children_cpu()
             t = time.perf_counter()
             if reload:
                 page.reload()
@@ -249,20 +289,24 @@ def bench_server(model: str, other: str, shots: Path | None = None,
                 page.goto(base)
             page.get_by_text("Feature receptive field (px)").wait_for(timeout=120_000)
             page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
-            return time.perf_counter() - t
+            wall = time.perf_counter() - t
+            if label:
+                cpu.setdefault(label, []).append(_children_cpu() - c)
+            return wall
 
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
             ctx = browser.new_context(viewport=viewport)
             page = ctx.new_page()
-            out[f"health ok -> {model} overview shown (the first visitor)"] = overview(page)
+            out[f"health ok -> {model} overview shown (the first visitor)"] = overview(
+                page, label="first visitor")
             ctx.close()
             new, again = [], []
             for _ in range(repeats):
                 ctx = browser.new_context(viewport=viewport)  # empty browser cache
                 page = ctx.new_page()
-                new.append(overview(page))
-                again.append(overview(page, reload=True))
+                new.append(overview(page, label="new visitor"))
+                again.append(overview(page, reload=True, label="reload"))
                 ctx.close()
             out[f"new visitor -> {model} overview (empty browser cache) [median of "
                 f"{repeats}]"] = _median(new)
@@ -276,13 +320,18 @@ def bench_server(model: str, other: str, shots: Path | None = None,
             def switch(name: str) -> float:
                 box.click()
                 page.keyboard.type(name)
+                c = _children_cpu()
                 t = time.perf_counter()
                 page.keyboard.press("Enter")
                 page.get_by_role("heading", name=f"{name} — input").wait_for(timeout=120_000)
                 page.get_by_test_id("stDataFrame").first.wait_for(timeout=120_000)
-                return time.perf_counter() - t
+                wall = time.perf_counter() - t
+                cpu.setdefault(label, []).append(_children_cpu() - c)
+                return wall
 
+            label = "first switch"
             out[f"switch to {other} (first time: trace + checks)"] = switch(other)
+            label = "cached switch"
             switches = [switch(model if i % 2 == 0 else other) for i in range(repeats)]
             out[f"switch between {model} and {other} (cached) [median of {repeats}]"] = \
                 _median(switches)
@@ -296,14 +345,18 @@ def bench_server(model: str, other: str, shots: Path | None = None,
                 pos = page.evaluate(_FIND_NODE, node)
                 if pos is None:
                     raise SystemExit(f"node {node} not found in the drawing")
+                c = _children_cpu()
                 t = time.perf_counter()
                 page.mouse.click(pos["x"], pos["y"])
                 page.locator("h5", has_text=node).first.wait_for(timeout=60_000)
                 page.wait_for_function(_OUTLINED, arg=node, timeout=60_000)
                 clicks.append(time.perf_counter() - t)
+                cpu.setdefault("node click", []).append(_children_cpu() - c)
                 page.wait_for_timeout(800)  # the viewer's pan to the selection
             out[f"click a graph node -> side panel shows it, graph outlines it [median of "
                 f"{repeats}]"] = _median(clicks)
+            for what, xs in cpu.items():
+                out[f"  CPU s of server + browser: {what} [median of {len(xs)}]"] = _median(xs)
             if shots is not None:
                 shots.mkdir(parents=True, exist_ok=True)
                 for tab, needle in SHOT_TABS.items():
