@@ -113,3 +113,19 @@ def test_latency_measure_is_measured(tiny_ref):
     assert r["status"] == "ok" and r["latency_ms"] > 0
     assert r["latency_note"].startswith("median of whole-model passes on cpu, 1 thread")
     assert pruned["status"] == "pruned" and pruned["latency_ms"] is None  # never profiled
+
+
+def test_meta_build_skips_only_the_fills_of_meta_tensors():
+    import torch
+    from torch import nn
+
+    from archlens.sweep.worker import _skip_meta_init
+    with _skip_meta_init(), torch.device("meta"):
+        m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    assert [tuple(p.shape) for p in m.parameters()] == [(4, 3, 3, 3), (4,), (4,), (4,)]
+    assert all(p.is_meta for p in m.parameters())
+    real = torch.zeros(3)
+    with _skip_meta_init():
+        real.fill_(2.0)
+        torch.nn.init.normal_(real, mean=5.0, std=0.0)
+    assert real.tolist() == [5.0, 5.0, 5.0]  # real tensors are still initialised
