@@ -1,28 +1,36 @@
 """Speed of `archlens sweep` on Ray (printed; no thresholds - the machines here are shared).
 
-1. Throughput: N seeded random ResNet/ResNeXt variants (bottleneck blocks, 1-4 blocks per
-   stage, cardinality 1-32, width per group 4-64, 128-224 px) analysed on the meta device
-   on a local Ray instance, wall time including Ray start-up (target: 10,000 in <= 10 min
-   on 2 cores).
-2. Scaling: the same M variants with 1 worker and with 2 workers (separate local Ray
-   instances); throughput from the first finished batch to the last (worker start-up and
-   Ray start-up excluded, printed apart), ratio 2 / 1 (target >= 1.8x).
-3. Driver memory: the driver's resident set size (RSS) sampled after every batch over a
-   sweep of K tiny variants (the fixture builder: 0.01 s each, so the driver's own
-   bookkeeping dominates); first quarter vs last quarter (target: flat).
+1. Where a variant's time goes, in-process (no Ray): the meta build (with weight init skipped,
+   as the worker does, and with it, as before), ``archlens.analyze``, the rest of the row,
+   and the driver's Parquet part write, per variant.
+2. Scaling: the same S seeded random ResNet/ResNeXt variants (bottleneck blocks, 1-4 blocks per
+   stage, cardinality 1-32, width per group 4-64, 128-224 px) on a local Ray instance with 1
+   worker and with 2 workers (separate instances). Throughput from the first written batch to
+   the last (Ray start-up printed apart), the ratio 2 / 1 (target >= 1.8x), the sweep's own
+   cost per variant with 1 worker (its wall per variant minus the worker's time in the
+   variant: Ray dispatch, streaming, serialisation, the driver's writes and progress), and
+   the 2-worker rate extrapolated to 10,000 variants including Ray start-up (target <= 10 min).
+3. Driver memory: the driver's resident set size (RSS) after every written batch over one
+   sweep of K tiny variants (the fixture builder at 3x8x8, ~10 ms each, so the driver's own
+   bookkeeping dominates): RSS at 1,000 written vs at K (target: flat).
 
-    python benchmarks/bench_sweep.py [--variants 10000] [--scaling 200] [--memory 4000]
-                                     [--quick] [--out DIR]
+The load average is sampled every second during each part and printed with it: on a shared
+2-core machine absolute numbers are as noisy as the machine is busy; compare ratios.
+
+    python benchmarks/bench_sweep.py [--breakdown 30] [--scaling 96] [--memory 5000]
+                                     [--batch 8] [--quick] [--out DIR]
 """
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
+import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from itertools import product
 from pathlib import Path
 
@@ -30,14 +38,14 @@ HERE = Path(__file__).resolve().parent
 TINY = HERE.parent / "tests" / "sweep" / "fixtures" / "tiny.py"
 
 
-def space(n: int, seed: int = 2020) -> dict:
+def space(n: int, seed: int = 2020, batch: int = 8) -> dict:
     layers = [list(p) for p in product((1, 2, 3, 4), repeat=4)]
     return {"name": f"bench{n}", "builder": "resnet", "samples": n, "seed": seed,
             "params": {"block": "bottleneck", "layers": layers,
                        "groups": [1, 2, 4, 8, 16, 32],
                        "width_per_group": [4, 8, 16, 32, 64],
                        "resolution": [128, 160, 192, 224]},
-            "measure": {"batch_size": 16}}
+            "measure": {"batch_size": batch}}
 
 
 def rss_mib() -> float:
@@ -45,94 +53,205 @@ def rss_mib() -> float:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return float("nan")
 
 
-def run(spec, out: Path, workers: int, progress=None):
+class Load:
+    """The 1-minute load average, sampled every second while the block runs."""
+
+    def __init__(self):
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+
+    @contextmanager
+    def sampling(self):
+        def loop():
+            while not self._stop.is_set():
+                self.samples.append(os.getloadavg()[0])
+                self._stop.wait(1.0)
+        t = threading.Thread(target=loop, daemon=True)
+        self._stop.clear()
+        t.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            t.join()
+
+    def line(self) -> str:
+        s = self.samples or [os.getloadavg()[0]]
+        return (f"load average during it {min(s):.1f} / {statistics.median(s):.1f} / "
+                f"{max(s):.1f} (min / median / max, 2 cores)")
+
+
+def ms(x: float) -> str:
+    return f"{x * 1e3:7.1f} ms"
+
+
+def breakdown(m: int, root: Path) -> None:
+    import torch
+
+    import archlens
+    from archlens.sweep import worker
+    from archlens.sweep.spec import load_spec
+    from archlens.sweep.store import Store
+    from archlens.sweep.variants import expand
+    print(f"\n1. where a variant's time goes, in-process (no Ray), {m} ResNet/ResNeXt variants")
+    spec = load_spec(space(m, seed=11))
+    vs = list(expand(spec))
+    b = worker.builder_for(spec)
+    worker.warm_up()
+
+    def build_with_init(kw):
+        with torch.device("meta"):
+            return b.build(kw).eval()
+    t = {"build (meta, init skipped)": 0.0, "build (meta, with init: before)": 0.0,
+         "archlens.analyze": 0.0, "whole row (analyse_variant)": 0.0}
+    nodes = []
+    load = Load()
+    with load.sampling():
+        for v in vs:
+            kw = v.builder_params
+            t0 = time.perf_counter()
+            model = worker._build(b, kw, "meta")
+            t1 = time.perf_counter()
+            build_with_init(kw)
+            t2 = time.perf_counter()
+            a = archlens.analyze(model, v.input_shape, device="meta", checks=False)
+            t3 = time.perf_counter()
+            row = worker.analyse_variant(spec, v)
+            t4 = time.perf_counter()
+            t["build (meta, init skipped)"] += t1 - t0
+            t["build (meta, with init: before)"] += t2 - t1
+            t["archlens.analyze"] += t3 - t2
+            t["whole row (analyse_variant)"] += t4 - t3
+            nodes.append(len(a.graph.nodes))
+            row.update(node="local", pid=os.getpid())
+        store = Store(root / "parts-bench", spec, resume=False, run="bench")
+        store.open()
+        rows = [dict(worker.empty_row(v), elapsed_s=0.1, node="n", pid=1) for v in vs]
+        store.write_part(rows[:1])  # pyarrow's one-off Parquet set-up (~0.3 s) not counted
+        t0 = time.perf_counter()
+        for i in range(0, len(rows), 8):
+            store.write_part(rows[i:i + 8])
+        part = (time.perf_counter() - t0) / len(rows)
+    per = {k: x / m for k, x in t.items()}
+    whole = per["whole row (analyse_variant)"]
+    rest = whole - per["build (meta, init skipped)"] - per["archlens.analyze"]
+    print(f"   mean graph size {statistics.mean(nodes):.0f} nodes; {load.line()}")
+    for k in ("build (meta, with init: before)", "build (meta, init skipped)",
+              "archlens.analyze"):
+        print(f"   {k:34s} {ms(per[k])} per variant")
+    print(f"   {'rest of the row (counts, depth/width)':34s} {ms(rest)} per variant")
+    print(f"   {'= one row in the worker':34s} {ms(whole)} per variant; analysis share "
+          f"{100 * per['archlens.analyze'] / whole:.0f} %")
+    print(f"   {'Parquet part write (driver)':34s} {ms(part)} per variant (batches of 8)")
+    print(f"   init skip saves {ms(per['build (meta, with init: before)'] - per['build (meta, init skipped)'])}"
+          " per variant")
+
+
+def scaling(s: int, batch: int, root: Path) -> None:
+    import pyarrow.parquet as pq
+
     from archlens.sweep import run_sweep
-    t0 = time.perf_counter()
-    res = run_sweep(spec, out, workers=workers, progress=progress)
-    return res, time.perf_counter() - t0
-
-
-def throughput(n: int, workers: int, root: Path) -> None:
-    print(f"\n1. {n:,} ResNet/ResNeXt variants on meta, {workers} workers, local Ray")
-    res, wall = run(space(n), root / "throughput", workers)
-    r = res.summary["this_run"]
-    c = res.summary["counts"]
-    nodes = statistics.mean(x for x in res.table.column("nodes").to_pylist() if x)
-    print(f"   counts: {c}; mean graph size {nodes:.0f} nodes")
-    print(f"   wall {wall:.1f} s incl. Ray start-up {r['ray_startup_s']:.1f} s "
-          f"(= {wall / 60:.2f} min; target 10,000 in <= 10 min)")
-    print(f"   {n / wall:.2f} variants/s overall, {r['variants_per_s']:.2f} variants/s "
-          "while the workers ran")
-    if n < 10_000:
-        print(f"   extrapolated to 10,000 at this rate: {10_000 / (n / wall) / 60:.1f} min")
-
-
-def scaling(m: int, root: Path) -> None:
-    print(f"\n2. scaling: the same {m} variants with 1 and 2 workers")
-    rates = {}
+    print(f"\n2. scaling: the same {s} ResNet/ResNeXt variants, local Ray, 1 and 2 workers "
+          f"(batches of {batch})")
+    rates, walls, startups, loads = {}, {}, {}, {}
+    per_variant_worker = None
     for w in (1, 2):
-        times: list[float] = []
+        times: list[tuple[float, int]] = []
 
         def progress(ev, times=times):
             if ev["written"]:
-                times.append(time.perf_counter())
-        res, wall = run(space(m, seed=7), root / f"scale{w}", w, progress)
-        steady = (len(times) - 1) and (res.summary["this_run"]["analysed"]
-                                       * (len(times) - 1) / len(times)) / (times[-1] - times[0])
-        rates[w] = steady
-        r = res.summary["this_run"]
-        print(f"   {w} worker(s): {steady:.2f} variants/s steady (first batch to last); "
-              f"wall {wall:.1f} s, Ray start-up {r['ray_startup_s']:.1f} s")
-    print(f"   ratio 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x (target >= 1.8x)")
+                times.append((time.perf_counter(), ev["written"]))
+        load = Load()
+        with load.sampling():
+            t0 = time.perf_counter()
+            res = run_sweep(space(s, seed=7, batch=batch), root / f"scale{w}", workers=w,
+                            progress=progress)
+            walls[w] = time.perf_counter() - t0
+        (ta, na), (tb, nb) = times[0], times[-1]
+        rates[w] = (nb - na) / (tb - ta) if tb > ta else float("nan")
+        startups[w] = res.summary["this_run"]["ray_startup_s"]
+        loads[w] = load
+        el = [x for x in pq.read_table(res.out / "timings.parquet").column(
+            "elapsed_s").to_pylist() if x is not None]
+        if w == 1:
+            per_variant_worker = statistics.mean(el)
+        counts = res.summary["counts"]
+        print(f"   {w} worker(s): {rates[w]:.2f} variants/s (first written batch to last); "
+              f"wall {walls[w]:.1f} s incl. Ray start-up {startups[w]:.1f} s; {counts}")
+        print(f"      {load.line()}")
+    ratio = rates[2] / rates[1]
+    print(f"   ratio 2 workers / 1 worker: {ratio:.2f}x (target >= 1.8x; needs 2 free cores)")
+    wall1 = 1 / rates[1]
+    print(f"   1 worker: {ms(wall1)} per variant in the sweep vs {ms(per_variant_worker)} in "
+          f"the worker's variant (build + analyze + row): the sweep's own cost "
+          f"{ms(wall1 - per_variant_worker)} per variant "
+          f"({100 * (wall1 - per_variant_worker) / wall1:.0f} %: Ray dispatch, streaming, "
+          "serialisation, driver writes, progress)")
+    t10k = startups[2] + 10_000 / rates[2]
+    print(f"   extrapolated: 10,000 such variants on 2 workers incl. Ray start-up: "
+          f"{t10k / 60:.1f} min at this load (target <= 10 min)")
 
 
 def memory(k: int, root: Path) -> None:
-    print(f"\n3. driver memory over {k:,} tiny variants (RSS after every batch)")
+    from archlens.sweep import run_sweep
+    print(f"\n3. driver memory over one sweep of {k:,} tiny variants (RSS after every batch)")
     spec = {"name": "mem", "builder": f"{TINY}:build", "input": "3x8x8",
             "params": {"width": list(range(1, 1 + k // 10)), "blocks": [0, 1],
                        "kernel": [1, 3, 5, 7, 9]}, "measure": {"batch_size": 8}}
     samples: list[tuple[int, float]] = []
-    res, wall = run(spec, root / "mem", 2,
-                    lambda ev: samples.append((ev["done"], rss_mib())) if ev["written"] else None)
-    q = max(1, len(samples) // 4)
-    first = statistics.median(m for _, m in samples[:q])
-    last = statistics.median(m for _, m in samples[-q:])
-    print(f"   {res.summary['variants']:,} variants in {wall:.1f} s; driver RSS median first "
-          f"quarter {first:.1f} MiB, last quarter {last:.1f} MiB "
-          f"({last - first:+.1f} MiB, {100 * (last - first) / first:+.1f} %)")
-    print(f"   per 1,000 variants: {1000 * (last - first) / max(1, samples[-1][0] - samples[0][0]):+.2f}"
-          " MiB")
+    load = Load()
+    with load.sampling():
+        t0 = time.perf_counter()
+        res = run_sweep(spec, root / "mem", workers=2,
+                        progress=lambda ev: samples.append((ev["done"], rss_mib()))
+                        if ev["written"] else None)
+        wall = time.perf_counter() - t0
+    n = res.summary["variants"]
+    at = min(samples, key=lambda x: abs(x[0] - 1000))
+    end = samples[-1]
+    per_k = 1000 * (end[1] - at[1]) / max(1, end[0] - at[0])
+    print(f"   {n:,} variants in {wall:.1f} s ({res.summary['counts']}); {load.line()}")
+    print(f"   driver RSS at {at[0]:,} written: {at[1]:.1f} MiB; at {end[0]:,}: {end[1]:.1f} MiB "
+          f"({end[1] - at[1]:+.1f} MiB, {per_k:+.2f} MiB per 1,000 variants; peak "
+          f"{max(m for _, m in samples):.1f} MiB)")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--variants", type=int, default=10_000)
-    p.add_argument("--scaling", type=int, default=200)
-    p.add_argument("--memory", type=int, default=4000)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--quick", action="store_true", help="300 / 60 / 1,000 variants")
-    p.add_argument("--skip", default="", help="comma-separated: throughput,scaling,memory")
+    p.add_argument("--breakdown", type=int, default=30, help="variants timed in-process")
+    p.add_argument("--scaling", type=int, default=96, help="variants per worker count")
+    p.add_argument("--memory", type=int, default=5000, help="tiny variants (>= 2,000)")
+    p.add_argument("--batch", type=int, default=8, help="variants per Ray task (scaling)")
+    p.add_argument("--quick", action="store_true", help="10 / 32 / 2,000 variants")
+    p.add_argument("--skip", default="", help="comma-separated: breakdown,scaling,memory")
     p.add_argument("--out", default=None, help="keep the sweep folders here")
     a = p.parse_args()
     if a.quick:
-        a.variants, a.scaling, a.memory = 300, 60, 1000
+        a.breakdown, a.scaling, a.memory = 10, 32, 2000
     skip = set(a.skip.split(","))
     root = Path(a.out) if a.out else Path(tempfile.mkdtemp(prefix="archlens-bench-sweep-"))
-    print(f"bench_sweep: {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f} (machine shared: numbers are as noisy as it is busy)")
+    import archlens  # noqa: F401  (the driver's imports, before the first RSS reading)
+    rss0 = rss_mib()
+    print(f"bench_sweep: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start "
+          f"(machine shared: numbers are as noisy as it is busy); python {sys.version.split()[0]}")
+    print(f"driver RSS at start {rss0:.1f} MiB")
+    load = Load()
     try:
-        if "throughput" not in skip:
-            throughput(a.variants, a.workers, root)
-        if "scaling" not in skip:
-            scaling(a.scaling, root)
-        if "memory" not in skip:
-            memory(a.memory, root)
+        with load.sampling():
+            if "breakdown" not in skip:
+                breakdown(a.breakdown, root)
+            if "scaling" not in skip:
+                scaling(a.scaling, a.batch, root)
+            if "memory" not in skip:
+                memory(a.memory, root)
     finally:
         if not a.out:
             shutil.rmtree(root, ignore_errors=True)
+    print(f"\ndriver RSS at end {rss_mib():.1f} MiB (start {rss0:.1f} MiB); whole run: "
+          f"{load.line()}")
     return 0
 
 
