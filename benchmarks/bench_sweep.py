@@ -105,28 +105,40 @@ def breakdown(m: int, root: Path) -> None:
     def build_with_init(kw):
         with torch.device("meta"):
             return b.build(kw).eval()
-    t = {"build (meta, init skipped)": 0.0, "build (meta, with init: before)": 0.0,
-         "archlens.analyze": 0.0, "whole row (analyse_variant)": 0.0}
+
+    # time the build and the analysis inside the worker's own call (wrappers on the two
+    # functions it calls), so the rest of the row is measured, not a difference of runs
+    spent = {"build": 0.0, "analyze": 0.0}
+    orig_build, orig_analyze = worker._build, archlens.analyze
+
+    def timed(key, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - t0
+        return wrapper
+    t = {"build (meta, with init: before)": 0.0, "whole row (analyse_variant)": 0.0}
     nodes = []
     load = Load()
     with load.sampling():
-        for v in vs:
-            kw = v.builder_params
-            t0 = time.perf_counter()
-            model = worker._build(b, kw, "meta")
-            t1 = time.perf_counter()
-            build_with_init(kw)
-            t2 = time.perf_counter()
-            a = archlens.analyze(model, v.input_shape, device="meta", checks=False)
-            t3 = time.perf_counter()
-            row = worker.analyse_variant(spec, v)
-            t4 = time.perf_counter()
-            t["build (meta, init skipped)"] += t1 - t0
-            t["build (meta, with init: before)"] += t2 - t1
-            t["archlens.analyze"] += t3 - t2
-            t["whole row (analyse_variant)"] += t4 - t3
-            nodes.append(len(a.graph.nodes))
-            row.update(node="local", pid=os.getpid())
+        worker._build, archlens.analyze = timed("build", orig_build), timed("analyze",
+                                                                           orig_analyze)
+        try:
+            for v in vs:
+                t0 = time.perf_counter()
+                row = worker.analyse_variant(spec, v)
+                t1 = time.perf_counter()
+                build_with_init(v.builder_params)
+                t2 = time.perf_counter()
+                t["whole row (analyse_variant)"] += t1 - t0
+                t["build (meta, with init: before)"] += t2 - t1
+                nodes.append(row["nodes"])
+        finally:
+            worker._build, archlens.analyze = orig_build, orig_analyze
+        t["build (meta, init skipped)"] = spent["build"]
+        t["archlens.analyze"] = spent["analyze"]
         store = Store(root / "parts-bench", spec, resume=False, run="bench")
         store.open()
         rows = [dict(worker.empty_row(v), elapsed_s=0.1, node="n", pid=1) for v in vs]
@@ -178,10 +190,13 @@ def scaling(s: int, batch: int, root: Path) -> None:
             "elapsed_s").to_pylist() if x is not None]
         if w == 1:
             per_variant_worker = statistics.mean(el)
+        # busy share: the workers' time inside variants over their wall time (steady window);
+        # near 100 % means the sweep itself (driver, Ray) kept them fed, whatever the load
+        busy = statistics.mean(el) * (nb - na) / ((tb - ta) * w) if tb > ta else float("nan")
         counts = res.summary["counts"]
         print(f"   {w} worker(s): {rates[w]:.2f} variants/s (first written batch to last); "
               f"wall {walls[w]:.1f} s incl. Ray start-up {startups[w]:.1f} s; {counts}")
-        print(f"      {load.line()}")
+        print(f"      workers busy in variants {100 * busy:.0f} % of the time; {load.line()}")
     ratio = rates[2] / rates[1]
     print(f"   ratio 2 workers / 1 worker: {ratio:.2f}x (target >= 1.8x; needs 2 free cores)")
     wall1 = 1 / rates[1]

@@ -2,7 +2,7 @@
 
 Every node is ``ray start --block`` in its own session (process group) with its own random
 loopback ports and a temp dir under the test's tmp_path; teardown signals exactly those
-process groups (SIGTERM, then SIGKILL) - never a broad ``ray stop`` or a kill by name, since
+process groups (SIGKILL) - never a broad ``ray stop`` or a kill by name, since
 other people's Ray instances may share this machine.
 """
 from __future__ import annotations
@@ -86,39 +86,52 @@ class Cluster:
         tmpdir = self.raytmp = Path(tempfile.mkdtemp(prefix="archlens-ray-", dir="/tmp"))
         self._start(["--head", "--port", str(self.port), "--temp-dir", str(tmpdir),
                      "--include-dashboard", "false"], "head")
-        self._wait_nodes(1, timeout)
+        self._wait_port(timeout)  # the head's GCS listens: the other nodes can join
         for i in range(1, self.nodes):
             self._start(["--address", self.address], f"node{i}")
         self._wait_nodes(self.nodes, timeout)
         return self
 
-    def _alive_nodes(self) -> int:
-        code = ("import ray,logging;ray.init(address=%r,logging_level=logging.ERROR,"
-                "log_to_driver=False);print(sum(1 for n in ray.nodes() if n['Alive']))"
-                % self.address)
-        try:
-            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               timeout=60, env=self.env())
-        except subprocess.TimeoutExpired:
-            return 0
-        try:
-            return int(r.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            return 0
-
-    def _wait_nodes(self, n: int, timeout: float) -> None:
+    def _wait_port(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for p in self.procs:
-                if p.poll() is not None:
-                    raise RuntimeError(f"ray start exited: {self.logs[-1].read_text()[-2000:]}")
-            if self._alive_nodes() >= n:
-                return
-            time.sleep(1.0)
-        raise RuntimeError(f"cluster did not reach {n} nodes in {timeout:.0f} s")
+            if self.procs[0].poll() is not None:
+                raise RuntimeError(f"ray start exited: {self.logs[0].read_text()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"the head did not listen on {self.address} in {timeout:.0f} s")
+
+    def _wait_nodes(self, n: int, timeout: float) -> None:
+        """Until ``n`` nodes are alive: one driver process connects once and polls
+        ``ray.nodes()`` (a connection costs seconds here; polling is cheap)."""
+        code = ("import logging, sys, time, ray\n"
+                "ray.init(address=%r, logging_level=logging.ERROR, log_to_driver=False)\n"
+                "end = time.monotonic() + %f\n"
+                "while time.monotonic() < end:\n"
+                "    alive = sum(1 for x in ray.nodes() if x['Alive'])\n"
+                "    if alive >= %d:\n"
+                "        print(alive); sys.exit(0)\n"
+                "    time.sleep(0.2)\n"
+                "print(alive); sys.exit(1)\n" % (self.address, timeout, n))
+        try:
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               timeout=timeout + 60, env=self.env())
+        except subprocess.TimeoutExpired:
+            r = None
+        if r is None or r.returncode != 0:
+            dead = [str(p.args[-1]) for p in self.procs if p.poll() is not None]
+            logs = self.logs[-1].read_text()[-2000:] if self.logs else ""
+            raise RuntimeError(f"cluster did not reach {n} nodes in {timeout:.0f} s "
+                               f"(exited: {dead}): {logs}")
 
     def stop(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
+        # SIGKILL at once: every process of a node (gcs, raylet, its workers) is in that
+        # node's process group, and the temp dir is removed below; a graceful SIGTERM took
+        # ~6 s for nothing the tests look at
+        for sig in (signal.SIGKILL,):
             for p in reversed(self.procs):
                 try:
                     os.killpg(p.pid, sig)

@@ -69,11 +69,12 @@ def test_same_spec_same_table(local_ray, tmp_path, tiny_ref):
 
 
 def test_a_dying_worker_fails_only_its_variant(local_ray, tmp_path, tiny_ref):
+    # one batch: the first variant kills its worker; the rest of the batch runs again alone
     res = archlens.sweep({"name": "crash", "builder": tiny_ref,
-                          "params": {"width": [4, 8], "crash": [False, True]},
+                          "params": {"crash": [True, False], "width": [4]},
                           "measure": {"batch_size": 4}}, tmp_path / "crash", workers=2)
     rows = res.table.to_pylist()
-    assert [r["status"] for r in rows] == ["ok", "failed", "ok", "failed"]
+    assert [r["status"] for r in rows] == ["failed", "ok"]
     assert all(r["reason"].startswith("worker failed: ") for r in rows if r["status"] != "ok")
 
 
