@@ -12,7 +12,9 @@ units and trace device; the tabs show Overview, Layers, Graph, Charts, Receptive
 Principles, Compare, Benchmarks, Profile (``_dashboard_profile.py``: measured latency) and
 Sweep (``_dashboard_sweep.py``: a finished ``archlens sweep`` folder). One layer can be
 selected (a graph node, a chart point, a table row, a finding's layer); the inspector beside the graph and the charts shows it.
-Only the open tab runs, and analyses are cached per (model, input, batch, device).
+Only the open tab runs; analyses are cached per (model, input, batch, device) and figures
+once per analysis (``_dashboard_data``); the Graph, Layers and Charts views are fragments, so
+selecting a layer there reruns only that view.
 
 The whole view is in the URL: ``model``, ``input``, ``batch``, ``depth``, ``units``,
 ``device``, ``tab``, ``layer`` (the selected layer), ``cmp_a`` / ``cmp_b`` (Compare), e.g.
