@@ -128,32 +128,41 @@ def _clusters(a: Analysis, d: Drawing, hiers, style: Style, fill, w) -> int:
     return len(paths)
 
 
-def _column_heads(d: Drawing, items, col_of_item, p: str, w) -> dict[int, str]:
-    """A header on top of every column ("column 2 of 3") when there are several, so the
-    reading order is numbered; returns column -> header node id."""
-    firsts: dict[int, str] = {}
-    for it, keys in enumerate(items):
-        c = col_of_item[it]
-        if c not in firsts and keys:
-            firsts[c] = keys[0]
+def _column_heads(d: Drawing, firsts: dict[int, str], entered: set[int], p: str,
+                  w) -> dict[int, str]:
+    """With several columns, each starts at the top and is numbered ("column 2 of 3"): a
+    column fed from another says so in the label of its first "from NAME" junction; any
+    other gets a header node above its first unit. Returns column -> header node id."""
     heads: dict[int, str] = {}
-    if len(firsts) < 2:
-        return heads
     for c, k in sorted(firsts.items()):
+        if c in entered:  # numbered by its junction; the anchor keeps it at the top
+            w(f"  {p}top -> {d.units[k].id} [style=invis];")
+            continue
         h = heads[c] = f"{p}col{c + 1}"
         w(f'  {h} [id={L.q(h)}, shape=plaintext, style="", margin=0, height=0.2, '
-          f'label=<<FONT POINT-SIZE="10" COLOR="#37474f"><B>column {c + 1} of {len(firsts)}'
-          f'</B></FONT>>];')
+          f'label=<{_column_title(c, len(firsts))}>];')
         w(f"  {p}top -> {h} [style=invis];")
-        w(f"  {h} -> {d.units[k].id} [style=invis];")
+        w(f"  {h} -> {d.units[k].id} [style=invis, weight=20];")
     return heads
+
+
+def _column_title(c: int, n: int) -> str:
+    return f'<FONT POINT-SIZE="10" COLOR="#37474f"><B>column {c + 1} of {n}</B></FONT>'
 
 
 def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
     nodes = a.graph.nodes
     units = d.units
-    heads = _column_heads(d, items, col_of_item, p, w)
     col_of_unit = {k: col_of_item[it] for it, keys in enumerate(items) for k in keys}
+    firsts: dict[int, str] = {}
+    for it, keys in enumerate(items):
+        if col_of_item[it] not in firsts and keys:
+            firsts[col_of_item[it]] = keys[0]
+    ncols = len(firsts)
+    entered = {col_of_unit.get(kv, 0) for ku, kv in d.edges
+               if col_of_unit.get(ku, 0) != col_of_unit.get(kv, 0)} - {0}
+    heads = _column_heads(d, firsts, entered, p, w) if ncols > 1 else {}
+    starts = dict(heads)   # column -> the node that numbers it
     junctions: dict[tuple[str, object], str] = {}
     for (ku, kv), shp in d.edges.items():
         cu, cv = col_of_unit.get(ku, 0), col_of_unit.get(kv, 0)
@@ -162,14 +171,18 @@ def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
             w(f"  {units[ku].id} -> {units[kv].id} [{tip}];")
             continue
         # no line across the page: the producer gets a stub saying where its output
-        # continues, the column a label (under its header) saying where it comes from
+        # continues, the column a label saying where it comes from (the first one also
+        # numbers the column)
         j = junctions.get((ku, cv))
         if j is None:
             j = junctions[(ku, cv)] = f"{p}j{len(junctions)}"
             src = L.unit_path(units[ku], nodes, d.producer(ku, d.sources[(ku, kv)]))
+            title = "" if cv in starts else _column_title(cv, ncols) + "<BR/>"
+            starts.setdefault(cv, j)
             w(f'  {j} [id={L.q(j)}, shape=plaintext, style="", margin=0, height=0.2, '
-              f'label=<<FONT POINT-SIZE="9" COLOR="#546e7a">from {L.e(L.clip(src, 40))} '
-              f'(column {cu + 1}) ↓</FONT>>, tooltip={L.q("from " + src)}];')
+              f'label=<{title}<FONT POINT-SIZE="9" COLOR="#546e7a">from '
+              f'{L.e(L.clip(src, 40))} (column {cu + 1}) ↓</FONT>>, '
+              f'tooltip={L.q("from " + src)}];')
             stub = f"{j}s"
             if (ku, "stub") not in junctions:
                 junctions[(ku, "stub")] = stub
@@ -178,8 +191,12 @@ def _edges(a: Analysis, d: Drawing, items, col_of_item, p: str, w) -> None:
                   f'{cv + 1}</FONT>>];')
                 w(f'  {units[ku].id} -> {stub} [{tip}, style=dashed, color="#9e9e9e", '
                   f'arrowhead=none];')
-            w(f"  {heads.get(cv, p + 'top')} -> {j} [style=invis];")
+            w(f"  {p}top -> {j} [style=invis];")
         w(f"  {j} -> {units[kv].id} [{tip}];")
+    if len(starts) > 1:  # the numbered tops side by side, column 1 leftmost
+        chain = [starts[c] for c in sorted(starts)]
+        w(f"  {{rank=same; {'; '.join(chain)}}}")
+        w(f"  {' -> '.join(chain)} [style=invis];")
     _module_ends(a, d, heads, col_of_unit, p, w)
 
 
