@@ -322,6 +322,9 @@ def _execute(spec: SweepSpec, store: Store, todo: Iterator[Variant], *, total: i
             record(failed_rows(f.batch, "timeout", f"the worker's set-up (importing archlens "
                                f"and the builder) took over {WORKER_SETUP_S:g} s; cancelled"))
             return
+        if len(f.rows) == len(f.batch):  # every row arrived; only the task's ending hung
+            record(f.rows)
+            return
         stuck, rest = f.batch[len(f.rows)], f.batch[len(f.rows) + 1:]
         record(f.rows + failed_rows(
             [stuck], "timeout",
