@@ -7,8 +7,8 @@
 * Variants go out in batches (``measure.batch_size``, or chosen from the variant count), at
   most two batches per worker in flight, so the driver holds a bounded window of work. A
   task streams its rows one variant at a time; each finished batch is written as one Parquet
-  part at once. When a worker dies, the rows it finished are kept and the rest of its batch
-  is re-run variant by variant, so one bad variant fails alone. A running variant that gives
+  part at once. When a worker dies, the rows the driver already received are kept and the
+  rest of its batch is re-run variant by variant, so one bad variant fails alone. A running variant that gives
   no row within ``timeout_s`` + :data:`DEADLINE_GRACE_S` (its worker's alarm could not stop
   it) is cancelled and recorded as timed out; the rest of its batch runs again.
 * SIGINT: stop submitting, wait for the batches in flight, write them, raise
