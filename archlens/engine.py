@@ -360,7 +360,7 @@ def _count_eager(module: nn.Module, full: tuple[int, ...], device: str, dtype: t
     and meta tensors alike: shapes are Python ints, nothing is jit-traced."""
     from archlens.metrics.macs import MacCounter
     x = make_input(full, device, dtype)
-    counter = MacCounter()
+    counter = MacCounter(meta=str(device) == "meta")
     holder: dict[str, Any] = {}
 
     def forward(inp: torch.Tensor) -> Any:

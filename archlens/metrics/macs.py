@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from archlens.meta_kernels import meta_call as _meta_call
 from archlens.trace import OpRecord
 
 aten = torch.ops.aten
@@ -269,9 +270,12 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
         # (a Python frame and checks per op); nothing here is compiled, so skip the wrapper
         return False
 
-    def __init__(self, tracer: Any = None):
+    def __init__(self, tracer: Any = None, meta: bool = False):
         super().__init__()
         self.tracer = tracer
+        # on the meta device ops run through archlens.meta_kernels (memoised / direct meta
+        # outputs, exact by construction: see that module)
+        self._call = _meta_call if meta else None
         self.table: dict[Any, Any] = _formula_table(self._custom())
         self.flops = 0                      # running total, in FLOPs (2 per MAC)
         self.per_record: dict[str, int] = {}
@@ -367,7 +371,8 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
                 if not self._nested:
                     self._observe(func)
                 return r
-        out = func(*args, **kwargs)
+        call = self._call
+        out = call(func, args, kwargs) if call is not None else func(*args, **kwargs)
         f = table.get(func._overloadpacket)
         if f is not None:
             self.flops += f(*args, **kwargs, out_val=out)

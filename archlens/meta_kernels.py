@@ -1,0 +1,147 @@
+"""Cheap, exact outputs for ops on meta tensors (the analysis pass on ``--device meta``).
+
+Why: on the meta device PyTorch computes an op's output shape with Python meta kernels and
+decompositions. They are correct but slow: ``native_batch_norm`` costs ~1 ms per call (a
+Python decomposition through ``torch._refs``), an elementwise ``add`` ~0.2 ms; an analysis on
+meta spent two thirds of its time there (docs/engine.md, "Speed"). A meta kernel is a pure
+function of its arguments' metadata, so two remedies are exact by construction:
+
+* :func:`meta_call` memoises every non-aliasing op by the metadata of its arguments (shape,
+  stride, dtype, storage offset of each tensor; the value of every other argument). A repeat
+  -- the blocks of a stage, the variants of a sweep -- costs one dictionary lookup and one
+  ``torch.empty_strided`` per output instead of the kernel;
+* batch normalisation gets a direct rule (:func:`_batch_norm`): output like the input (same
+  strides), two per-channel statistics. Its exactness is tested against PyTorch's own meta
+  kernel over dtypes, ranks, memory formats and the training flag
+  (tests/engine/test_meta_kernels.py).
+
+Ops whose schema says an output aliases an input (views, in-place ops, ``out=`` variants) are
+never memoised: the tracer tells in-place ops and views by tensor identity and ``_base``, which
+a fresh tensor would lose. Anything the key cannot describe (a SymInt, an unknown object)
+runs the real kernel.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+aten = torch.ops.aten
+
+_LIMIT = 8192                      # entries kept (a sweep touches a few thousand signatures)
+_CACHE: dict[Any, Any] = {}
+_PLAIN = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
+          torch.memory_format)
+_NO = object()                     # "not describable": run the real kernel
+_MEMOISABLE: dict[Any, bool] = {}
+
+
+def _key(v: Any) -> Any:
+    if isinstance(v, torch.Tensor):
+        if not v.is_meta:
+            return _NO
+        return (v.shape, v.stride(), v.dtype, v.storage_offset())
+    if isinstance(v, _PLAIN):
+        return (type(v), v)        # 1, 1.0 and True are different arguments
+    if isinstance(v, (list, tuple)):
+        out = []
+        for x in v:
+            k = _key(x)
+            if k is _NO:
+                return _NO
+            out.append(k)
+        return (type(v), tuple(out))
+    return _NO
+
+
+def _memoisable(func: Any) -> bool:
+    """No output aliases an input and the op mutates nothing (schema alias annotations)."""
+    r = _MEMOISABLE.get(func)
+    if r is None:
+        s = func._schema
+        r = not s.is_mutable and all(a.alias_info is None for a in s.returns) \
+            and not any(a.alias_info is not None for a in s.arguments)
+        _MEMOISABLE[func] = r
+    return r
+
+
+def _describe(out: Any) -> Any:
+    if isinstance(out, torch.Tensor):
+        if not out.is_meta:
+            return _NO
+        return (out.shape, out.stride(), out.dtype, out.storage_offset())
+    if isinstance(out, (tuple, list)):
+        parts = []
+        for o in out:
+            d = _describe(o)
+            if d is _NO or not isinstance(o, torch.Tensor):
+                return _NO
+            parts.append(d)
+        return (type(out), tuple(parts))
+    return _NO
+
+
+def _make(desc: Any) -> Any:
+    if isinstance(desc[0], torch.Size):
+        shape, stride, dtype, offset = desc
+        t = torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+        return t if not offset else t.as_strided(shape, stride, offset)
+    kind, parts = desc
+    return kind(_make(p) for p in parts)
+
+
+def _batch_norm(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """native_batch_norm / _native_batch_norm_legit*: (output like x, mean, invstd per channel).
+
+    The statistics are kept in float32 for reduced-precision inputs (PyTorch's accumulate
+    type), else in x's dtype."""
+    c = x.shape[1] if x.dim() > 1 else 0
+    sdtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
+    return (torch.empty_like(x), torch.empty((c,), dtype=sdtype, device="meta"),
+            torch.empty((c,), dtype=sdtype, device="meta"))
+
+
+_DIRECT = {
+    aten.native_batch_norm.default: _batch_norm,
+    aten._native_batch_norm_legit_no_training.default: _batch_norm,
+    aten._native_batch_norm_legit.default: _batch_norm,
+}
+
+
+def meta_call(func: Any, args: tuple, kwargs: dict) -> Any:
+    """``func(*args, **kwargs)`` for an op whose first tensor argument is on the meta device."""
+    direct = _DIRECT.get(func)
+    if direct is not None and args and isinstance(args[0], torch.Tensor) \
+            and args[0].is_meta and args[0].is_floating_point() and args[0].dim() >= 2 \
+            and args[0].is_contiguous(memory_format=_format_of(args[0])):
+        return direct(args[0])
+    if not _memoisable(func):
+        return func(*args, **kwargs)
+    k = _key(args)
+    kk = _key(tuple(sorted(kwargs.items()))) if kwargs else ()
+    if k is _NO or kk is _NO:
+        return func(*args, **kwargs)
+    key = (func, k, kk)
+    desc = _CACHE.get(key)
+    if desc is not None:
+        return _make(desc)
+    out = func(*args, **kwargs)
+    desc = _describe(out)
+    if desc is not _NO:
+        if len(_CACHE) >= _LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = desc
+    return out
+
+
+def _format_of(x: torch.Tensor) -> torch.memory_format:
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    if x.dim() == 5 and x.is_contiguous(memory_format=torch.channels_last_3d):
+        return torch.channels_last_3d
+    return torch.contiguous_format
+
+
+def clear() -> None:
+    """Forget every memoised signature (tests)."""
+    _CACHE.clear()
