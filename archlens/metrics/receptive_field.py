@@ -65,7 +65,7 @@ class _Class:
     tight: Fraction | None = None
 
     def shift(self, dlo: Fraction, dhi: Fraction, dsize: Fraction, approx: str = "") -> "_Class":
-        dc = (dlo + dhi) / 2
+        dc = _half(dlo + dhi)
         return _Class(self.lo + dlo, self.hi + dhi, self.c_lo + dc, self.c_hi + dc,
                       self.smin + dsize, self.approx or approx,
                       self.tight if dlo == dhi else None)  # a pure shift keeps every size
@@ -79,8 +79,24 @@ class _Class:
 Axis = dict[Fraction, _Class]   # jump -> class
 State = tuple[Axis, Axis] | None  # (H, W); None = unknown geometry (reported as None)
 
-_ZERO = Fraction(0)
-_ONE = Fraction(1)
+# Numbers are exact rationals: Python ints while they are whole (almost always: Fraction
+# arithmetic costs ~1 us an operation and the pass does a few hundred thousand on a large
+# graph), Fractions once a fractional stride makes them so. int and Fraction compare and hash
+# alike, so they mix freely as dict keys; only true division must not make a float.
+_ZERO = 0
+_ONE = 1
+
+
+def _div(a: int | Fraction, b: int | Fraction) -> int | Fraction:
+    """a / b, exact: an int when it divides, else a Fraction (never a float)."""
+    if type(a) is int and type(b) is int:
+        q, r = divmod(a, b)
+        return q if r == 0 else Fraction(a, b)
+    return Fraction(a) / b
+
+
+def _half(a: int | Fraction) -> int | Fraction:
+    return _div(a, 2)
 
 
 def _merge_axes(axes: Iterable[Axis]) -> Axis:
@@ -106,9 +122,9 @@ def _transposed(ax: Axis, k: int, s: int, p: int, d: int, tag: str = "") -> Axis
     out: Axis = {}
     for j, c in ax.items():
         dlo, dhi = j * Fraction(p - ke + 1, s), j * Fraction(p, s)
-        cls = _Class(c.lo + dlo, c.hi + dhi, c.c_lo + (dlo + dhi) / 2, c.c_hi + (dlo + dhi) / 2,
+        cls = _Class(c.lo + dlo, c.hi + dhi, c.c_lo + _half(dlo + dhi), c.c_hi + _half(dlo + dhi),
                      c.smin, c.approx or (tag if s != 1 else ""))
-        jj = j / s
+        jj = _div(j, s)
         out[jj] = cls.union(out[jj]) if jj in out else cls
     return out
 
@@ -131,7 +147,7 @@ def _affine_sample(ax: Axis, a: Fraction, b: Fraction, t_lo: int, t_hi: int,
     for j, c in ax.items():
         dlo, dhi = j * (b + t_lo - Fraction(q - 1, q)), j * (b + t_hi)
         tight = (c.hi - c.lo + (t_hi - t_lo) * j) if same_taps and not c.approx else None
-        cls = _Class(c.lo + dlo, c.hi + dhi, c.c_lo + (dlo + dhi) / 2, c.c_hi + (dlo + dhi) / 2,
+        cls = _Class(c.lo + dlo, c.hi + dhi, c.c_lo + _half(dlo + dhi), c.c_hi + _half(dlo + dhi),
                      c.smin, c.approx or tag, tight)
         jj = j * a
         out[jj] = cls.union(out[jj]) if jj in out else cls
@@ -146,7 +162,7 @@ def _collapse(ax: Axis, n: int) -> Axis:
     hi = max(c.hi + (n - 1) * j for j, c in ax.items())
     smin = min(c.smin + (n - 1) * j for j, c in ax.items())
     approx = next((c.approx for c in ax.values() if c.approx), "")
-    return {_ZERO: _Class(lo, hi, (lo + hi) / 2, (lo + hi) / 2, smin, approx)}
+    return {_ZERO: _Class(lo, hi, _half(lo + hi), _half(lo + hi), smin, approx)}
 
 
 def _broadcast(ax: Axis) -> Axis:
@@ -318,7 +334,7 @@ class _Ctx:
 
 
 def _whole_class(n: int) -> _Class:
-    return _Class(_ZERO, Fraction(n - 1), Fraction(n - 1, 2), Fraction(n - 1, 2), Fraction(n))
+    return _Class(_ZERO, n - 1, _half(n - 1), _half(n - 1), n)
 
 
 def _whole(st: tuple[Axis, Axis], image: Grid) -> tuple[bool, bool]:

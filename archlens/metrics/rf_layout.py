@@ -28,6 +28,29 @@ Layout = tuple[Dim, ...]
 OTHER = -1
 
 
+def _memo(f):
+    """Cache a pure function of (hashable) layouts: the RF pass asks the same questions of
+    the same few layouts at every node (measured: a third of its time). Bounded; an argument
+    that is not hashable is computed directly."""
+    cache: dict = {}
+
+    def g(*args):
+        try:
+            return cache[args]
+        except KeyError:
+            pass
+        except TypeError:
+            return f(*args)
+        r = f(*args)
+        if len(cache) >= 65536:
+            cache.clear()
+        cache[args] = r
+        return r
+
+    g.__name__, g.__doc__, g.__wrapped__ = f.__name__, f.__doc__, f
+    return g
+
+
 def _norm_factors(fs: Sequence[Factor]) -> tuple[Factor, ...]:
     out: list[Factor] = []
     for a, n, s in fs:
@@ -48,6 +71,7 @@ def seg(size: int, factors: Sequence[Factor]) -> Seg:
     return (int(size), _norm_factors(factors))
 
 
+@_memo
 def plain(size: int) -> Dim:
     """A dim with no spatial factor (batch, channels ...)."""
     return (seg(size, ((OTHER, int(size), 1),)),)
@@ -70,12 +94,14 @@ def spatial_in_seg(s: Seg) -> bool:
     return any(a != OTHER for a, _, _ in s[1])
 
 
+@_memo
 def dim_size(d: Dim) -> int:
     return sum(s for s, _ in d)
 
 
-def dim_axes(d: Dim) -> set[int]:
-    return {a for _, fs in d for a, _, _ in fs if a != OTHER}
+@_memo
+def dim_axes(d: Dim) -> frozenset[int]:
+    return frozenset(a for _, fs in d for a, _, _ in fs if a != OTHER)
 
 
 def nchw(shape: Sequence[int]) -> Layout:
@@ -84,11 +110,13 @@ def nchw(shape: Sequence[int]) -> Layout:
     return (plain(n), plain(c), (seg(h, ((0, h, 1),)),), (seg(w, ((1, w, 1),)),))
 
 
+@_memo
 def axis_units(layout: Layout, axis: int) -> int:
     """How many units of ``axis`` the tensor holds (product of its factors; 1 if none)."""
     return math.prod(n for d in layout for _, fs in d for a, n, _ in fs if a == axis)
 
 
+@_memo
 def is_map(layout: Layout, grid: tuple[int, int]) -> bool:
     """Every unit of both axes is present and no segment mixes an axis with other factors
     (``flatten(1)`` of NCHW puts channels and pixels in one dim: not a map)."""
@@ -101,6 +129,7 @@ def is_map(layout: Layout, grid: tuple[int, int]) -> bool:
     return True
 
 
+@_memo
 def standard_axis(d: Dim, axis: int, n: int) -> bool:
     """``d`` is exactly the whole ``axis`` (n units, step 1), as in NCHW's H or W dim."""
     if n == 1:
@@ -108,6 +137,7 @@ def standard_axis(d: Dim, axis: int, n: int) -> bool:
     return len(d) == 1 and d[0][1] == ((axis, n, 1),)
 
 
+@_memo
 def is_nchw(layout: Layout, grid: tuple[int, int]) -> bool:
     """The last two dims are H and W whole; no other dim holds a spatial factor."""
     if len(layout) < 3:
