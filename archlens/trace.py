@@ -171,16 +171,28 @@ class FailurePoint:
     owner: str = ""
 
 
-def _tensors(obj: Any) -> Iterator[torch.Tensor]:
-    """Tensors inside (nested) args: tuples, lists, dicts."""
+def _tensors(obj: Any) -> list[torch.Tensor]:
+    """Tensors inside (nested) args: tuples, lists, dicts, in order (a list: called several
+    times per op, so no generator frames)."""
     if isinstance(obj, torch.Tensor):
-        yield obj
+        return [obj]
+    out: list[torch.Tensor] = []
+    _collect(obj, out)
+    return out
+
+
+def _collect(obj: Any, out: list[torch.Tensor]) -> None:
+    if isinstance(obj, torch.Tensor):
+        out.append(obj)
     elif isinstance(obj, (list, tuple)):
         for o in obj:
-            yield from _tensors(o)
+            if isinstance(o, torch.Tensor):
+                out.append(o)
+            elif isinstance(o, (list, tuple, dict)):
+                _collect(o, out)
     elif isinstance(obj, dict):
         for o in obj.values():
-            yield from _tensors(o)
+            _collect(o, out)
 
 
 class _untraced:
@@ -203,6 +215,10 @@ class _untraced:
 # with a TorchFunctionMode active each read is a Python call into the mode. Disabling torch
 # function for the bookkeeping skips them (measured: ~5 mode calls per node).
 _NO_TORCH_FUNCTION = torch._C.DisableTorchFunction
+
+# The functional a leaf layer runs, for counters that must tell it from a user's call of the
+# same aten op (adaptive average pooling to 1x1 dispatches as ``mean``).
+_LEAF_FN = {f"AdaptiveAvgPool{n}d": f"adaptive_avg_pool{n}d" for n in (1, 2, 3)}
 
 
 def _shape(t: torch.Tensor) -> tuple[int, ...]:
@@ -480,6 +496,7 @@ class Tracer:
         self._mode = _FunctionRecorder(self)
         self.first_empty: str | None = None  # first record whose output has a zero dimension
         self.current_fn = ""
+        self._quiet: list[tuple[Any, str]] = []   # torch function disabled inside leaves
         self.on_record: Callable[[OpRecord], None] | None = None  # called as each record lands
 
     # ----- set-up -------------------------------------------------------------------------
@@ -495,6 +512,8 @@ class Tracer:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        while self._quiet:  # a leaf that raised never reached its post hook
+            self._unquiet()
         self._mode.__exit__(exc_type, exc, tb)
         self.active = False
         for h in self._handles:
@@ -519,6 +538,10 @@ class Tracer:
         self.output_names = tuple(names)
 
     # ----- helpers ------------------------------------------------------------------------
+    def _unquiet(self) -> None:
+        quiet, self.current_fn = self._quiet.pop()
+        quiet.__exit__(None, None, None)
+
     def _track(self, t: torch.Tensor, name: str) -> None:
         self.producer[id(t)] = name
         self._alive.append(t)
@@ -564,7 +587,7 @@ class Tracer:
         return names, shapes
 
     def _add(self, rec: OpRecord, out: Any, ins: list[torch.Tensor]) -> None:
-        outs = list(_tensors(out))
+        outs = _tensors(out)
         rec.out_shape = _shape(outs[0]) if outs else ()
         if len(outs) > 1:
             rec.attrs["out_shapes"] = tuple(_shape(o) for o in outs)
@@ -610,7 +633,7 @@ class Tracer:
 
     def _enter(self, m: nn.Module, args: tuple, kwargs: dict) -> None:
         path = self.paths.get(id(m), "")
-        tens = list(_tensors(args)) + list(_tensors(kwargs))
+        tens = _tensors(args) + _tensors(kwargs) if kwargs else _tensors(args)
         if m is self.model and not self.stack and not self.input_marked:
             self.mark_input(*[t for t in tens if t.is_floating_point() or t.is_complex()]
                             or tens[:1])
@@ -620,6 +643,13 @@ class Tracer:
         if self._is_leaf(m):
             self.leaf_depth = 1
             self._leaf_in.append((m, tens))
+            # nothing inside a leaf is recorded: its functional calls need not reach the mode
+            # (F.batch_norm alone is two Python round trips through it). The dispatch-level
+            # counter still sees every op; the function name it may ask for is the layer's.
+            quiet = _NO_TORCH_FUNCTION()
+            quiet.__enter__()
+            self._quiet.append((quiet, self.current_fn))
+            self.current_fn = _LEAF_FN.get(base_type_of(type(m)), self.current_fn)
         else:
             self.stack.append((path, m, tuple(_shape(t) for t in tens),
                                [] if m._modules else tens))
@@ -631,6 +661,7 @@ class Tracer:
             return None
         if self.leaf_depth == 1:
             self.leaf_depth = 0
+            self._unquiet()
             mod, tens = self._leaf_in.pop()
             self._module_record(mod, tens, out)
             if mod is self.model:
@@ -638,7 +669,7 @@ class Tracer:
             return None
         if self.stack and self.stack[-1][1] is m:
             _path, _m, _shapes, tens = self.stack.pop()
-            outs = list(_tensors(out))
+            outs = _tensors(out)
             if tens and outs and not any(id(o) in self.producer for o in outs):
                 # an opened childless module none of whose recorded ops produced its output
                 # (it computed outside torch, e.g. through numpy): one node, so the graph stays
@@ -671,10 +702,10 @@ class Tracer:
 
     # ----- functional ops -----------------------------------------------------------------
     def record_function(self, func: Callable, args: tuple, kwargs: dict, out: Any) -> None:
-        outs = list(_tensors(out))
+        outs = _tensors(out)
         if not outs:
             return
-        ins = [t for t in _tensors((args, kwargs))]
+        ins = _tensors((args, kwargs))
         tracked = [t for t in ins if id(t) in self.producer]
         if not tracked:
             sources = self._param_sources(ins)

@@ -8,6 +8,7 @@
    the meta device and on CPU; milliseconds per node at several sizes (target <= 0.1 ms).
 
     python benchmarks/bench_analyze.py [--repeats 3] [--quick] [--large] [--threads N]
+                                       [--clock wall|cpu] [--only inception|process|scaling]
 
 ``--threads`` sets torch's intra-op threads for this process and the subprocesses (on an
 oversubscribed shared machine, 2 threads make tiny ops wait on each other: 1 is steadier).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,10 +39,29 @@ def fvcore_total(model: nn.Module, x: torch.Tensor) -> int:
                .uncalled_modules_warnings(False).tracer_warnings("none").total())
 
 
+CLOCK = "wall"   # --clock: "wall" (perf_counter) or "cpu" (this process's / the child's CPU time)
+
+
+def _child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def timed(fn) -> float:
+    """Seconds ``fn`` took: wall time, or with ``--clock cpu`` the CPU time of this process
+    plus its children (steadier than wall time on a shared machine: time spent waiting for a
+    core is not counted; use with --threads 1, as 2 intra-op threads add both threads' time)."""
+    if CLOCK == "cpu":
+        t, c = time.process_time(), _child_cpu()
+        fn()
+        return (time.process_time() - t) + (_child_cpu() - c)
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 class ConvChain(nn.Module):
@@ -153,15 +174,28 @@ def main() -> None:
     p.add_argument("--large", action="store_true",
                    help="scaling up to ~50k nodes (12,500 residual blocks; minutes)")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time (default) or CPU time of the process and its children "
+                        "(steadier on a shared machine; use with --threads 1)")
+    p.add_argument("--only", choices=("inception", "process", "scaling"), action="append",
+                   help="run only these parts (repeatable; default all three)")
     args = p.parse_args()
+    global CLOCK
+    CLOCK = args.clock
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads")
-    bench_inception(args.repeats)
-    bench_process(args.repeats, args.threads)
-    sizes = [125, 250, 500] if args.quick else [250, 2500, 12500] if args.large \
-        else [250, 500, 1000, 2000]
-    bench_scaling(sizes, max(1, args.repeats - 1))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "
+          f"{CLOCK} clock, {load()}")
+    parts = args.only or ["inception", "process", "scaling"]
+    if "inception" in parts:
+        bench_inception(args.repeats)
+    if "process" in parts:
+        bench_process(args.repeats, args.threads)
+    if "scaling" in parts:
+        sizes = [125, 250, 500] if args.quick else [250, 2500, 12500] if args.large \
+            else [250, 500, 1000, 2000]
+        bench_scaling(sizes, max(1, args.repeats - 1))
+    print(f"done, {load()}")
 
 
 if __name__ == "__main__":

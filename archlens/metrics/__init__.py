@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
-
-from archlens.graph import Graph, Node, ReceptiveField
+from archlens.graph import Graph, Node, ReceptiveField, evolve
 
 
 def stage_of(node: Node, input_hw: tuple[int, int] | None) -> int | None:
@@ -41,10 +39,10 @@ def annotate(graph: Graph, *, params: Sequence[int], macs: Sequence[int], itemsi
     rfs = rfs or {}
     from archlens.metrics.stages import stage_index
     numbers = stage_index(graph.nodes, input_hw)
-    nodes = [replace(inp, stage=numbers[0], rf=rfs.get(inp.name), activations=0)]
+    nodes = [evolve(inp, stage=numbers[0], rf=rfs.get(inp.name), activations=0)]
     for node, p, m, st in zip(graph.layers, params, macs, numbers[1:]):
         moved = (p + sum(_numel(s) for s in node.in_shapes) + _numel(node.out_shape)) * itemsize
-        nodes.append(replace(node, params=int(p), macs=int(m),
+        nodes.append(evolve(node, params=int(p), macs=int(m),
                              activations=_numel(node.out_shape) if node.out_shape else 0,
                              rf=rfs.get(node.name), stage=st,
                              intensity=(m / moved) if moved else None))
