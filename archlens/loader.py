@@ -29,8 +29,16 @@ def is_reference(ref: str) -> bool:
     return ":" in ref or ref.endswith(".py")
 
 
+@contextlib.contextmanager
 def _device_ctx(device: str | None):
-    return torch.device(device) if device == "meta" else contextlib.nullcontext()
+    """Build under ``torch.device("meta")`` with weight initialisation skipped (meta tensors
+    hold no values: archlens.meta_kernels.skip_meta_init); anything else builds as it is."""
+    if device != "meta":
+        yield
+        return
+    from archlens.meta_kernels import skip_meta_init
+    with skip_meta_init(), torch.device("meta"):
+        yield
 
 
 def load_model(ref: str, *, device: str | None = None, notes: list[str] | None = None

@@ -131,3 +131,25 @@ def test_meta_analysis_is_the_same_with_a_warm_cache():
     assert [n.out_shape for n in warm.graph.nodes] == [n.out_shape for n in cpu.graph.nodes]
     assert warm.totals.macs == cpu.totals.macs
     assert warm.totals.paper_macs == 4_089_184_256  # conv + linear: the published 4.09 G
+
+
+def test_skip_meta_init_leaves_meta_tensors_and_fills_real_ones():
+    with mk.skip_meta_init():
+        m = torch.empty(3, 4, device="meta")
+        assert m.normal_() is m and m.uniform_(-1, 1) is m and m.fill_(2.0) is m
+        assert m.zero_() is m and m.shape == (3, 4) and m.is_meta
+        r = torch.zeros(3, 4)
+        r.fill_(2.0)
+        assert float(r.sum()) == 24.0              # real tensors are filled
+        torch.nn.init.kaiming_normal_(r)
+        assert float(r.abs().sum()) > 0
+
+
+def test_meta_build_without_init_has_the_same_parameters():
+    from archlens import loader, zoo
+    ref = zoo.get_model("resnet50")
+    model, _name, _default = loader.load_model("resnet50", device="meta")
+    got = [(n, tuple(p.shape), p.dtype, p.is_meta) for n, p in model.named_parameters()]
+    assert got == [(n, tuple(p.shape), p.dtype, True) for n, p in ref.named_parameters()]
+    assert [(n, tuple(b.shape)) for n, b in model.named_buffers()] == \
+        [(n, tuple(b.shape)) for n, b in ref.named_buffers()]
