@@ -172,44 +172,22 @@ def _fill(spec: SweepSpec, v: Variant, row: dict[str, Any]) -> None:
 def _build(b, kwargs, device: str):
     """The variant's module, seeded, on ``device``; the user's code runs under archlens.guard
     (sys.exit, recursion, allocation failures -> one-line errors, never a dead worker). On
-    meta, weight initialisation is skipped (:func:`_skip_meta_init`): meta tensors hold no
-    values, and filling them was ~40 % of a ResNet's build here."""
+    meta, weight initialisation is skipped (:func:`archlens.meta_kernels.skip_meta_init`, as
+    every meta build of the loader): meta tensors hold no values, and filling them was ~40 %
+    of a ResNet's build here."""
     import torch
 
     from archlens import guard
+    from archlens.meta_kernels import skip_meta_init
 
     def build():
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             if device == "meta":
-                with _skip_meta_init(), torch.device("meta"):
+                with skip_meta_init(), torch.device("meta"):
                     return b.build(kwargs).eval()
             return b.build(kwargs).eval()
     return guard.guarded(build, label=b.name)
-
-
-_INIT_METHODS = ("normal_", "uniform_", "fill_", "zero_", "exponential_", "log_normal_",
-                 "cauchy_", "geometric_", "bernoulli_", "random_", "trunc_normal_")
-
-
-def _skip_meta_init():
-    """A torch function mode under which the in-place random/constant fills that weight
-    initialisers use (``Tensor.normal_``, ``uniform_``, ``fill_``, ``zero_`` ...) return their
-    meta tensor untouched: on meta they compute nothing but still run torch's Python
-    reference kernels. Shapes, dtypes and every other op are unchanged; real tensors are
-    filled as usual."""
-    import torch
-    from torch.overrides import TorchFunctionMode
-
-    skip = {getattr(torch.Tensor, n) for n in _INIT_METHODS if hasattr(torch.Tensor, n)}
-
-    class SkipMetaInit(TorchFunctionMode):
-        def __torch_function__(self, func, types, args=(), kwargs=None):
-            if func in skip and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
-                return args[0]
-            return func(*args, **(kwargs or {}))
-
-    return SkipMetaInit()
 
 
 def depth_width(a) -> tuple[int | None, int | None]:

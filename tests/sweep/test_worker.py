@@ -119,7 +119,7 @@ def test_meta_build_skips_only_the_fills_of_meta_tensors():
     import torch
     from torch import nn
 
-    from archlens.sweep.worker import _skip_meta_init
+    from archlens.meta_kernels import skip_meta_init as _skip_meta_init
     with _skip_meta_init(), torch.device("meta"):
         m = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
     assert [tuple(p.shape) for p in m.parameters()] == [(4, 3, 3, 3), (4,), (4,), (4,)]
