@@ -64,6 +64,20 @@ def add_counter_argument(p: argparse.ArgumentParser) -> None:
                         "real tensors only (docs/engine.md lists where the two differ)")
 
 
+def add_markdown_arguments(p: argparse.ArgumentParser, pictures: str = "its pictures") -> None:
+    """``--md-assets URL`` / ``--md-inline`` (exclusive): how report.md reaches its pictures."""
+    mdg = p.add_mutually_exclusive_group()
+    mdg.add_argument("--md-assets", default=None, metavar="URL",
+                     help=f"report.md links {pictures} under this URL (where CI publishes the "
+                          "folder), so it can be pasted into a GitHub or GitLab pull request; "
+                          "default: links relative to the folder")
+    mdg.add_argument("--md-inline", action="store_true",
+                     help="report.md carries its pictures inside it as data: URIs (one file, "
+                          "nothing to publish) for viewers that show data: images (VS Code, "
+                          "Jupyter, pandoc, Obsidian); GitHub strips data: images from "
+                          "Markdown, so for GitHub use --md-assets")
+
+
 def print_notes(analysis) -> None:
     """The engine's notes (e.g. a meta build that fell back to the CPU), one line each, on
     stderr: they qualify the result without being part of it."""

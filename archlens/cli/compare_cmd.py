@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from archlens.cli.common import add_model_arguments, analysis_from_args
+from archlens.cli.common import add_markdown_arguments, add_model_arguments, analysis_from_args
 
 _FORMATS = ("report", "json", "markdown")
 
@@ -47,15 +47,7 @@ def register(subparsers) -> None:
     c.add_argument("--fail-if", action="append", default=[], metavar="EXPR", dest="fail_if",
                    help="a budget, e.g. 'macs>+2%%' (repeatable; see below); exit code 1 "
                         "when one is exceeded")
-    mdg = c.add_mutually_exclusive_group()
-    mdg.add_argument("--md-assets", default=None, metavar="URL",
-                     help="report.md links its pictures under this URL (e.g. where CI "
-                          "uploads the folder) so it can be pasted into a GitHub or GitLab "
-                          "pull request; default: links relative to the folder")
-    mdg.add_argument("--md-inline", action="store_true",
-                     help="report.md carries its pictures as data: URIs (one file) for "
-                          "viewers that show them (VS Code, Jupyter, pandoc); GitHub strips "
-                          "data: images, so for GitHub use --md-assets")
+    add_markdown_arguments(c, "its pictures")
     png = c.add_mutually_exclusive_group()
     png.add_argument("--png", dest="png", action="store_true", default=True,
                      help="also render charts/*.png (default when Chromium is installed)")

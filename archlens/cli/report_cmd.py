@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from archlens.cli.common import (add_model_arguments, analysis_from_args, input_shape,
-                                 positive_int)
+from archlens.cli.common import (add_markdown_arguments, add_model_arguments, analysis_from_args,
+                                 input_shape, positive_int)
 
 
 def register(subparsers) -> None:
@@ -50,16 +50,7 @@ def register(subparsers) -> None:
                         "FILE written by 'archlens profile --json'; with it the G1-G4 "
                         "guidelines run on the measured times and P3 factorization fixes get "
                         "a latency ratio measured for their shapes (docs/profile.md)")
-    mdg = p.add_mutually_exclusive_group()
-    mdg.add_argument("--md-assets", default=None, metavar="URL",
-                     help="report.md links its pictures and the full graph under this URL "
-                          "(where CI publishes the folder), so it can be pasted into a GitHub "
-                          "or GitLab pull request; default: links relative to the folder")
-    mdg.add_argument("--md-inline", action="store_true",
-                     help="report.md carries its pictures inside it as data: URIs (one file, "
-                          "nothing to publish) for viewers that show data: images (VS Code, "
-                          "Jupyter, pandoc, Obsidian); GitHub strips data: images from "
-                          "Markdown, so for GitHub use --md-assets")
+    add_markdown_arguments(p, "its pictures and the full graph")
     p.set_defaults(func=run_report)
 
 
