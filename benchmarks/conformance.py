@@ -151,7 +151,10 @@ def render(rows: dict[str, dict]) -> str:
     rf_other = n - rf_equal - rf_wrong - rf_consistent - rf_unknown - rf_notrun - rf_failed \
         - rf_noprobe
     report_ok = sum(1 for d in ds if str(d.get("report", "")).startswith("ok"))
-    commits = sorted({d.get("commit", "?") for d in ds})
+    per_commit: dict[str, int] = {}
+    for d in ds:
+        per_commit[d.get("commit", "?")] = per_commit.get(d.get("commit", "?"), 0) + 1
+    commits = [f"{c} ({k} rows)" for c, k in sorted(per_commit.items(), key=lambda t: -t[1])]
     out = [
         "# Conformance: archlens on models nobody here wrote",
         "",
