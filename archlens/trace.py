@@ -216,10 +216,6 @@ class _untraced:
 # function for the bookkeeping skips them (measured: ~5 mode calls per node).
 _NO_TORCH_FUNCTION = torch._C.DisableTorchFunction
 
-# The functional a leaf layer runs, for counters that must tell it from a user's call of the
-# same aten op (adaptive average pooling to 1x1 dispatches as ``mean``).
-_LEAF_FN = {f"AdaptiveAvgPool{n}d": f"adaptive_avg_pool{n}d" for n in (1, 2, 3)}
-
 
 def _shape(t: torch.Tensor) -> tuple[int, ...]:
     # int(): under jit tracing (fvcore) sizes are traced values, not plain ints
@@ -496,7 +492,6 @@ class Tracer:
         self._mode = _FunctionRecorder(self)
         self.first_empty: str | None = None  # first record whose output has a zero dimension
         self.current_fn = ""
-        self._quiet: list[tuple[Any, str]] = []   # torch function disabled inside leaves
         self.on_record: Callable[[OpRecord], None] | None = None  # called as each record lands
 
     # ----- set-up -------------------------------------------------------------------------
@@ -512,8 +507,6 @@ class Tracer:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        while self._quiet:  # a leaf that raised never reached its post hook
-            self._unquiet()
         self._mode.__exit__(exc_type, exc, tb)
         self.active = False
         for h in self._handles:
@@ -538,10 +531,6 @@ class Tracer:
         self.output_names = tuple(names)
 
     # ----- helpers ------------------------------------------------------------------------
-    def _unquiet(self) -> None:
-        quiet, self.current_fn = self._quiet.pop()
-        quiet.__exit__(None, None, None)
-
     def _track(self, t: torch.Tensor, name: str) -> None:
         self.producer[id(t)] = name
         self._alive.append(t)
@@ -643,13 +632,6 @@ class Tracer:
         if self._is_leaf(m):
             self.leaf_depth = 1
             self._leaf_in.append((m, tens))
-            # nothing inside a leaf is recorded: its functional calls need not reach the mode
-            # (F.batch_norm alone is two Python round trips through it). The dispatch-level
-            # counter still sees every op; the function name it may ask for is the layer's.
-            quiet = _NO_TORCH_FUNCTION()
-            quiet.__enter__()
-            self._quiet.append((quiet, self.current_fn))
-            self.current_fn = _LEAF_FN.get(base_type_of(type(m)), self.current_fn)
         else:
             self.stack.append((path, m, tuple(_shape(t) for t in tens),
                                [] if m._modules else tens))
@@ -661,7 +643,6 @@ class Tracer:
             return None
         if self.leaf_depth == 1:
             self.leaf_depth = 0
-            self._unquiet()
             mod, tens = self._leaf_in.pop()
             self._module_record(mod, tens, out)
             if mod is self.model:

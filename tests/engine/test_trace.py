@@ -159,3 +159,27 @@ def test_shapes_follow_batch_and_input(shape):
     g = trace_graph(model, shape)
     assert g.input.out_shape == shape
     assert g["stem"].out_shape == (shape[0], 8, (shape[2] + 1) // 2, (shape[3] + 1) // 2)
+
+
+
+class _Breaks(nn.Module):
+    def __init__(self, channels: int = 3):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(3)
+        self.conv = nn.Conv2d(channels, 3, 3)   # channels != 3: the layer itself raises
+
+    def forward(self, x):
+        return self.conv(torch.relu(self.bn(x)))
+
+
+def test_a_pass_that_raises_inside_a_layer_leaves_torch_function_on_and_the_next_pass_whole():
+    """Regression: a torch-function state leaked by a failed pass made every later analysis in
+    the process record only module layers (inception_v3: 16 nodes instead of 315)."""
+    from archlens.errors import InputShapeError, ModelForwardError
+    for _ in range(2):
+        with pytest.raises((ModelForwardError, InputShapeError)):
+            analyze_model(_Breaks(channels=4), (3, 8, 8))
+        assert torch._C._is_torch_function_enabled()
+    assert len(analyze_model("inception_v3", device="meta").graph.nodes) == 315
+    assert [n.type for n in analyze_model(_Breaks(), (3, 8, 8)).graph.layers] == \
+        ["BatchNorm2d", "relu", "Conv2d"]
