@@ -152,3 +152,21 @@ def test_multihead_attention_reference_adds_the_attention_matmuls():
     adj = catalogue.fvcore_adjustments(a, unsupported)
     assert total == 10_240 and adj == {"aten::scaled_dot_product_attention": 3_200}
     assert a.totals.macs == 13_440
+
+
+def test_the_probe_budget_is_not_swallowed_as_an_unaccepted_input():
+    """Regression: _accepts caught the budget's exception, so a thin probe that ran out of
+    time read as 'input not accepted' and the row fell back to a different comparison."""
+    import time
+
+    import pytest
+
+    from tests.conformance import catalogue as C
+
+    def slow(x):
+        time.sleep(3)
+        return x
+
+    with pytest.raises(C._Timeout):
+        with C._time_limit(1):
+            C._accepts(slow, (1, 3, 8, 8))
