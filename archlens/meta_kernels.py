@@ -100,10 +100,12 @@ def _batch_norm(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     """native_batch_norm / _native_batch_norm_legit*: (output like x, mean, invstd per channel).
 
     The statistics are kept in float32 for reduced-precision inputs (PyTorch's accumulate
-    type), else in x's dtype."""
+    type), else in x's dtype. ``x`` is dense in its memory format (see :func:`meta_call`), so
+    ``empty_like``'s preserved strides are x's own; ``empty_strided`` gives them without
+    ``empty_like``'s Python reference decomposition (0.3 ms a call on meta)."""
     c = x.shape[1] if x.dim() > 1 else 0
     sdtype = torch.float32 if x.dtype in (torch.float16, torch.bfloat16) else x.dtype
-    return (torch.empty_like(x), torch.empty((c,), dtype=sdtype, device="meta"),
+    return (torch.empty_strided(x.size(), x.stride(), dtype=x.dtype, device="meta"), torch.empty((c,), dtype=sdtype, device="meta"),
             torch.empty((c,), dtype=sdtype, device="meta"))
 
 
