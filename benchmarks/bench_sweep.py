@@ -6,7 +6,10 @@
 2. Scaling: the same S seeded random ResNet/ResNeXt variants (bottleneck blocks, 1-4 blocks per
    stage, cardinality 1-32, width per group 4-64, 128-224 px) on a local Ray instance with 1
    worker and with 2 workers (separate instances). Throughput from the first written batch to
-   the last (Ray start-up printed apart), the ratio 2 / 1 (target >= 1.8x), the sweep's own
+   the last (Ray start-up printed apart), and the steady rate between the written batches
+   nearest 10 % and 90 % of the variants (what a long sweep runs at: without the second
+   worker's start and the end, where one worker may idle while the other finishes its last
+   batch), the ratio 2 / 1 of each (target >= 1.8x), the sweep's own
    cost per variant with 1 worker (its wall per variant minus the worker's time in the
    variant: Ray dispatch, streaming, serialisation, the driver's writes and progress), and
    the 2-worker rate extrapolated to 10,000 variants including Ray start-up (target <= 10 min).
@@ -17,7 +20,7 @@
 The load average is sampled every second during each part and printed with it: on a shared
 2-core machine absolute numbers are as noisy as the machine is busy; compare ratios.
 
-    python benchmarks/bench_sweep.py [--breakdown 30] [--scaling 96] [--memory 5000]
+    python benchmarks/bench_sweep.py [--breakdown 30] [--scaling 512] [--memory 5000]
                                      [--batch 8] [--quick] [--out DIR]
 """
 from __future__ import annotations
@@ -162,13 +165,21 @@ def breakdown(m: int, root: Path) -> None:
           " per variant")
 
 
+def steady_rate(times: list[tuple[float, int]], total: int) -> float:
+    """Variants per second between the written batches nearest 10 % and 90 % of ``total``
+    (``times``: (clock, variants written) after each written batch)."""
+    lo = min(times, key=lambda p: abs(p[1] - 0.1 * total))
+    hi = min(times, key=lambda p: abs(p[1] - 0.9 * total))
+    return (hi[1] - lo[1]) / (hi[0] - lo[0]) if hi[0] > lo[0] else float("nan")
+
+
 def scaling(s: int, batch: int, root: Path) -> None:
     import pyarrow.parquet as pq
 
     from archlens.sweep import run_sweep
     print(f"\n2. scaling: the same {s} ResNet/ResNeXt variants, local Ray, 1 and 2 workers "
           f"(batches of {batch})")
-    rates, walls, startups, loads = {}, {}, {}, {}
+    rates, steady, walls, startups, loads = {}, {}, {}, {}, {}
     per_variant_worker = None
     for w in (1, 2):
         times: list[tuple[float, int]] = []
@@ -184,6 +195,7 @@ def scaling(s: int, batch: int, root: Path) -> None:
             walls[w] = time.perf_counter() - t0
         (ta, na), (tb, nb) = times[0], times[-1]
         rates[w] = (nb - na) / (tb - ta) if tb > ta else float("nan")
+        steady[w] = steady_rate(times, s)
         startups[w] = res.summary["this_run"]["ray_startup_s"]
         loads[w] = load
         el = [x for x in pq.read_table(res.out / "timings.parquet").column(
@@ -194,11 +206,13 @@ def scaling(s: int, batch: int, root: Path) -> None:
         # near 100 % means the sweep itself (driver, Ray) kept them fed, whatever the load
         busy = statistics.mean(el) * (nb - na) / ((tb - ta) * w) if tb > ta else float("nan")
         counts = res.summary["counts"]
-        print(f"   {w} worker(s): {rates[w]:.2f} variants/s (first written batch to last); "
+        print(f"   {w} worker(s): {rates[w]:.2f} variants/s (first written batch to last), "
+              f"steady {steady[w]:.2f} variants/s (10 % -> 90 % written); "
               f"wall {walls[w]:.1f} s incl. Ray start-up {startups[w]:.1f} s; {counts}")
         print(f"      workers busy in variants {100 * busy:.0f} % of the time; {load.line()}")
     ratio = rates[2] / rates[1]
-    print(f"   ratio 2 workers / 1 worker: {ratio:.2f}x (target >= 1.8x; needs 2 free cores)")
+    print(f"   ratio 2 workers / 1 worker: {ratio:.2f}x first-to-last, "
+          f"{steady[2] / steady[1]:.2f}x steady (target >= 1.8x; needs 2 free cores)")
     wall1 = 1 / rates[1]
     print(f"   1 worker: {ms(wall1)} per variant in the sweep vs {ms(per_variant_worker)} in "
           f"the worker's variant (build + analyze + row): the sweep's own cost "
@@ -237,7 +251,7 @@ def memory(k: int, root: Path) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--breakdown", type=int, default=30, help="variants timed in-process")
-    p.add_argument("--scaling", type=int, default=96, help="variants per worker count")
+    p.add_argument("--scaling", type=int, default=512, help="variants per worker count")
     p.add_argument("--memory", type=int, default=5000, help="tiny variants (>= 2,000)")
     p.add_argument("--batch", type=int, default=8, help="variants per Ray task (scaling)")
     p.add_argument("--quick", action="store_true", help="10 / 32 / 2,000 variants")
