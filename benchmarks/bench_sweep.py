@@ -220,8 +220,10 @@ def scaling(s: int, batch: int, root: Path) -> None:
           f"({100 * (wall1 - per_variant_worker) / wall1:.0f} %: Ray dispatch, streaming, "
           "serialisation, driver writes, progress)")
     t10k = startups[2] + 10_000 / rates[2]
+    t10k_steady = startups[2] + 10_000 / steady[2]
     print(f"   extrapolated: 10,000 such variants on 2 workers incl. Ray start-up: "
-          f"{t10k / 60:.1f} min at this load (target <= 10 min)")
+          f"{t10k / 60:.1f} min at the first-to-last rate, {t10k_steady / 60:.1f} min at the "
+          f"steady rate, at this load (target <= 10 min)")
 
 
 def memory(k: int, root: Path) -> None:
