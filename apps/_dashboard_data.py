@@ -417,6 +417,35 @@ def findings_frame(findings) -> pd.DataFrame:
                         columns=["severity", "rule", "layer", "message", "fix"])
 
 
+FINDINGS_TABLE_CSS = (
+    "<style>.al-findings-box{max-height:420px;overflow:auto;border:1px solid rgba(49,51,63,.2);"
+    "border-radius:.5rem}"
+    "table.al-findings{border-collapse:collapse;width:100%;font-size:.875rem;margin:0}"
+    "table.al-findings th{position:sticky;top:0;background:rgb(240,242,246);text-align:left;"
+    "font-weight:600}"
+    "table.al-findings th,table.al-findings td{padding:.3rem .5rem;vertical-align:top;"
+    "border-bottom:1px solid rgba(49,51,63,.1);overflow-wrap:anywhere}"
+    "table.al-findings td.al-sev-error{color:#ff2b2b}"
+    "table.al-findings td.al-sev-warning{color:#bd4043}"
+    "table.al-findings td.al-sev-info{color:#0068c9}</style>")
+
+
+def findings_html(findings) -> str:
+    """The findings as a static HTML table (the rows and columns of :func:`findings_frame`);
+    every cell is HTML-escaped text, so a model's names are shown, never interpreted."""
+    from html import escape
+    df = findings_frame(findings)
+    head = "".join(f"<th>{escape(c)}</th>" for c in df.columns)
+    rows = []
+    for rec in df.itertuples(index=False):
+        cells = [f'<td class="al-sev-{escape(str(rec[0]), quote=True)}">{escape(str(rec[0]))}'
+                 "</td>"]
+        cells += [f"<td>{escape(str(v))}</td>" for v in rec[1:]]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (FINDINGS_TABLE_CSS + '<div class="al-findings-box"><table class="al-findings">'
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
+
+
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 

@@ -9,7 +9,8 @@ label stay on screen); the node of the selected layer is outlined and centred; a
 press and release without dragging) on a node sends the node's layer (the first line of its
 tooltip) to Python as the ``node`` trigger value.
 
-The SVG comes from archlens's graphviz renderer (names escaped for XML there); it is parsed
+The SVG comes from archlens's graphviz renderer (names escaped for XML there), once per
+session and viewer (a selection rerun sends only the drawing's key); it is parsed
 with ``DOMParser`` and stripped of ``<script>``, ``<foreignObject>`` and ``on*`` attributes
 before it is inserted, and the highlight is passed as data (JSON), never spliced into code.
 """
@@ -49,14 +50,26 @@ export default function (component) {
     pz = box.__pz = archlensPanZoom(box, "wheel: zoom, drag: pan, double-click: fit, " +
                                     "click a node: select it");
   }
+  var send = component.setTriggerValue;
+  // The drawing travels once per session and viewer: a rerun that only moves the selection
+  // sends its key without the text, and the text is kept here (this page) by key.
+  var kept = window.__archlensSvgs || (window.__archlensSvgs = new Map());
+  if (typeof data.svg === "string" && data.key) {
+    kept.delete(data.key); kept.set(data.key, data.svg);
+    while (kept.size > 8) kept.delete(kept.keys().next().value);
+  }
   if (pz.key !== data.key) {  // a new drawing: parse and insert it once
+    var text = typeof data.svg === "string" ? data.svg : kept.get(data.key);
+    if (text === undefined) {  // not here (a new page on an old session): ask for it
+      if (pz.asked !== data.key) { pz.asked = data.key; send("need", data.key); }
+      return;
+    }
     stage.textContent = "";
-    var svg = clean(data.svg || "");
+    var svg = clean(text || "");
     if (svg) stage.appendChild(svg);
     pz.key = data.key; pz.focused = undefined;
     pz.state.s = 1; pz.state.x = 0; pz.state.y = 0;
   }
-  var send = component.setTriggerValue;
   pz.onNode(function (name) { send("node", name); });
   var hl = data.highlight || "";
   var hit = pz.outline(hl);
@@ -106,19 +119,40 @@ def _component():
     return _COMPONENT
 
 
+SENT_STATE = "_graph_viewer_sent"
+
+
+def _forget_sent(key: str) -> None:
+    """The browser asked for the drawing (``need``): send it with the next run."""
+    import streamlit as st
+    st.session_state.get(SENT_STATE, {}).pop(key, None)
+
+
 def graph_viewer(svg: str, *, key: str, highlight: str | None = None,
                  marks: list[str] | tuple[str, ...] = (),
                  on_node: Callable[[], None] | None = None, max_height: int = 1400) -> Any:
     """Mount the viewer; returns the component's result (``.node``: the clicked layer, for
     the one run after a click). ``on_node`` runs before the script when a node is clicked
     (read the value with :func:`clicked_node`). ``marks``: layer or module names whose drawn
-    nodes get a dashed orange outline (a comparison's changed units)."""
+    nodes get a dashed orange outline (a comparison's changed units).
+
+    The SVG text is sent once per session and viewer ``key`` (inception_v3's is ~211 KB);
+    a later run of the same drawing, e.g. after a click that only moves the selection, sends
+    ``svg: None`` and the key, and the browser uses the text it kept. A browser without it
+    (a new page on the same session) sends the ``need`` trigger, and the next run sends the
+    text again."""
+    import streamlit as st
     body = svg_body(svg)
-    return _component()(key=key, data={"svg": body, "key": svg_key(body),
-                                       "highlight": highlight or "",
-                                       "marks": [str(m) for m in marks],
-                                       "max_height": int(max_height)},
-                        on_node_change=on_node or (lambda: None))
+    digest = svg_key(body)
+    sent = st.session_state.setdefault(SENT_STATE, {})
+    out = _component()(key=key, data={"svg": body if sent.get(key) != digest else None,
+                                      "key": digest, "highlight": highlight or "",
+                                      "marks": [str(m) for m in marks],
+                                      "max_height": int(max_height)},
+                       on_node_change=on_node or (lambda: None),
+                       on_need_change=lambda: _forget_sent(key))
+    sent[key] = digest
+    return out
 
 
 def clicked_node(key: str) -> str | None:

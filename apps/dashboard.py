@@ -475,10 +475,10 @@ def tab_overview(a, sel: Selection) -> None:
                            for s, n in counts.items() if n)
                 + " — the Principles tab explains each rule and links every finding to its "
                   "layers.")
-    st.dataframe(data.findings_frame(fs), hide_index=True, width="stretch",
-                 column_config={"layer": st.column_config.TextColumn(width="medium"),
-                                "message": st.column_config.TextColumn(width="large"),
-                                "fix": st.column_config.TextColumn(width="large")})
+    # A plain HTML table, not st.dataframe: the data grid's code (glide-data-grid + Arrow,
+    # 1.2 MB of JavaScript) was most of the first page's browser work, and the page waited for
+    # it before showing anything (docs/dashboard.md "Speed"). Every cell is escaped text.
+    st.html(data.findings_html(fs))
 
 
 def _vs_published(diff, published: str) -> str:

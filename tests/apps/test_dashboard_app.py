@@ -17,6 +17,14 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "apps"))
+import _dashboard_data as dashboard_data  # noqa: E402
+import _dashboard_panzoom as pz  # noqa: E402
+
+sys.path.pop(0)
+
 APP = str(Path(__file__).resolve().parents[2] / "apps" / "dashboard.py")
 INCEPTION_V3_PARAMS = 27_161_264
 RESNET50_PARAMS = 25_557_032
@@ -187,8 +195,9 @@ def test_aggregated_table_stage_spans_and_sums():
     assert table.set_index("module").loc["features", "stage"] == "0-5"
 
 
-def test_graph_tab_component_data(inception):
-    at = _tab(inception, "Graph")
+def test_graph_tab_component_data():
+    at = _app(tab="Graph")  # a new session: its first graph run carries the drawing
+    at.run()
     _clean(at)
     (comp,) = at.get("bidi_component")
     assert comp.proto.component_name == "archlens.graph_viewer"
@@ -196,9 +205,30 @@ def test_graph_tab_component_data(inception):
     page = _graph_data(at)
     assert page["svg"].lstrip().startswith("<svg")
     assert "Mixed_6e" in page["svg"]
+    assert page["key"] == pz.svg_key(page["svg"])
     # one merged note for the folded blocks, not one per fold
     notes = [c.value for c in at.caption if "folded" in c.value.lower()]
     assert len(notes) == 1 and notes[0].count("Identical blocks folded") == 1
+    # a run that only moves the selection sends the drawing's key, not its text again
+    at.session_state["selected_layer"] = MIXED_5B_5X5
+    at.run()
+    _clean(at)
+    again = _graph_data(at)
+    assert again["svg"] is None and again["key"] == page["key"]
+    assert again["highlight"] == MIXED_5B_5X5
+    # after another tab too (the browser keeps the text by key)
+    at = _tab(_tab(at, "Overview"), "Graph")
+    assert _graph_data(at)["svg"] is None
+    # another drawing (depth 1) is sent
+    at.select_slider(key="depth").set_value(1).run()
+    _clean(at)
+    depth1 = _graph_data(at)
+    assert depth1["svg"].lstrip().startswith("<svg") and depth1["key"] != page["key"]
+    # the browser lacks the text (a new page on this session) and sends `need`: the
+    # callback forgets what was sent, so the next run carries the text again
+    at.session_state[pz.SENT_STATE] = {}
+    at.run()
+    assert _graph_data(at)["svg"] == depth1["svg"]
 
 
 def test_charts_tab(inception):
@@ -506,3 +536,26 @@ def test_benchmarks_empty_state_offers_the_bundled_cpu_results():
     # 5x5 -> two 3x3: 18/25 of the MACs (the paper's 28 % saving) is among the cases
     assert (table["MAC ratio (fact./full)"].round(6) == 0.72).any()
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_overview_findings_table_is_escaped_html(inception):
+    """The overview's findings are a static HTML table (no data grid on the first page):
+    one row per finding, in order, every cell escaped text."""
+    from html import escape
+
+    import archlens
+    at = _tab(inception, "Overview")
+    _clean(at)
+    (table,) = [h.proto.body for h in at.get("html") if "al-findings" in h.proto.body]
+    a = archlens.analyze("inception_v3")
+    fs = sorted(a.findings, key=lambda f: ({"error": 0, "warning": 1, "info": 2}[f.severity],
+                                           f.code))
+    assert table.count("<tr>") == len(fs) + 1  # the header and one row per finding
+    pos = [table.index(escape(f.message)) for f in fs]
+    assert pos == sorted(pos)
+    hostile = "x`](http:evil/a)<b>$e^x$"
+    html = dashboard_data.findings_html(
+        [type("F", (), {"severity": "warning", "code": "P1.x", "layers": (hostile,),
+                        "message": "<script>alert(1)</script>", "fix": "a & b"})()])
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert escape(hostile) in html and "<b>" not in html and "a &amp; b" in html

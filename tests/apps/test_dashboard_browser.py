@@ -222,6 +222,34 @@ def test_click_a_graph_node_shows_that_layer_in_the_side_panel(server, page):
     page.wait_for_function("() => location.search.includes('layer=Mixed_5b.branch5x5_2.conv')")
 
 
+def test_the_drawing_survives_tab_switches_and_a_reload_without_being_resent(server, page):
+    """The SVG text travels once per session and viewer; later runs send its key. After a
+    node click, a round trip through another tab (the viewer is mounted again) and a reload
+    (a new page: whatever it had kept is gone) the drawing is there and outlines the
+    selection."""
+    base, _ = server
+    frames: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda p: frames.append(len(p))))
+    _open(page, base + "/?tab=Graph", "Selected layer")
+    page.wait_for_function(_FIND_NODE, arg=MIXED_5B_5X5, timeout=60_000)
+    assert max(frames) > 100_000  # the drawing (~211 KB) came once
+    frames.clear()
+    pos = page.evaluate(_FIND_NODE, MIXED_5B_5X5)
+    page.mouse.click(pos["x"], pos["y"])
+    _wait_highlight(page, MIXED_5B_5X5)
+    _inspector_title(page, MIXED_5B_5X5)
+    page.get_by_role("tab", name="Overview").click()
+    page.get_by_text("Parameters (count)").first.wait_for(timeout=60_000)
+    page.get_by_role("tab", name="Graph").click()
+    _wait_highlight(page, MIXED_5B_5X5)
+    page.wait_for_function(_FIND_NODE, arg=MIXED_5B_5X5, timeout=60_000)
+    assert max(frames) < 100_000, frames  # neither the click nor the tab switch resent it
+    page.reload()
+    page.get_by_text("Selected layer").first.wait_for(timeout=90_000)
+    page.wait_for_function(_FIND_NODE, arg=MIXED_5B_5X5, timeout=60_000)
+    _wait_highlight(page, MIXED_5B_5X5)
+
+
 def test_click_a_finding_selects_and_outlines_its_layer(server, page):
     base, _ = server
     _open(page, base + "/?tab=Principles", "P3. Spatial aggregation")
