@@ -89,7 +89,12 @@ def streamlit_command(app: Path, *, host: str, port: int, headless: bool,
            "--server.address", host, "--server.port", str(port),
            "--server.headless", "true" if headless else "false",
            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
-           "--server.maxUploadSize", str(MAX_UPLOAD_MB)]
+           "--server.maxUploadSize", str(MAX_UPLOAD_MB),
+           # no source watcher: it re-walks every imported module (torch's thousands) on each
+           # script run, ~0.6 CPU s per new visitor (docs/dashboard.md "Speed"); a served
+           # dashboard does not hot-reload its own code (a user's model file is re-read by
+           # its mtime, not through the watcher)
+           "--server.fileWatcherType", "none"]
     for name in allowed_hosts(host, allow_host):
         cmd += ["--server.allowedHosts", name]
     if allow_user_code:

@@ -53,6 +53,7 @@ def test_defaults_bind_loopback_and_disable_stats(captured, capsys, monkeypatch)
     assert _opt(argv, "--server.port") == "8501"
     assert _opt(argv, "--server.headless") == "false"
     assert _opt(argv, "--browser.gatherUsageStats") == "false"
+    assert _opt(argv, "--server.fileWatcherType") == "none"  # no module walk per run
     assert "--allow-user-code" not in argv
     assert dashboard_cmd.ALLOW_USER_CODE_ENV not in c["env"]
     assert "warning" not in capsys.readouterr().err
