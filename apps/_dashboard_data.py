@@ -422,9 +422,10 @@ FINDINGS_TABLE_CSS = (
     "border-radius:.5rem}"
     "table.al-findings{border-collapse:collapse;width:100%;font-size:.875rem;margin:0}"
     "table.al-findings th{position:sticky;top:0;background:rgb(240,242,246);text-align:left;"
-    "font-weight:600}"
+    "font-weight:600;white-space:nowrap}"
     "table.al-findings th,table.al-findings td{padding:.3rem .5rem;vertical-align:top;"
-    "border-bottom:1px solid rgba(49,51,63,.1);overflow-wrap:anywhere}"
+    "border-bottom:1px solid rgba(49,51,63,.1);overflow-wrap:break-word}"
+    "table.al-findings td:nth-child(-n+3){white-space:nowrap}"
     "table.al-findings td.al-sev-error{color:#ff2b2b}"
     "table.al-findings td.al-sev-warning{color:#bd4043}"
     "table.al-findings td.al-sev-info{color:#0068c9}</style>")
