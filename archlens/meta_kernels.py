@@ -32,6 +32,8 @@ from typing import Any
 import torch
 import torch.overrides
 
+from archlens.meta_rules import RULES
+
 aten = torch.ops.aten
 
 _LIMIT = 8192                      # entries kept (a sweep touches a few thousand signatures)
@@ -118,6 +120,11 @@ _DIRECT = {
 
 def meta_call(func: Any, args: tuple, kwargs: dict) -> Any:
     """``func(*args, **kwargs)`` for an op whose first tensor argument is on the meta device."""
+    rule = RULES.get(func)
+    if rule is not None:
+        out = rule(args, kwargs)
+        if out is not None:
+            return out
     direct = _DIRECT.get(func)
     if direct is not None and args and isinstance(args[0], torch.Tensor) \
             and args[0].is_meta and args[0].is_floating_point() and args[0].dim() >= 2 \
@@ -160,6 +167,25 @@ _INIT_METHODS = ("normal_", "uniform_", "fill_", "zero_", "exponential_", "log_n
                  "abs_", "neg_", "exp_", "sqrt_", "addcmul_", "addcdiv_", "masked_fill_")
 
 
+def _init_fill(t: torch.Tensor, kwargs: dict) -> torch.Tensor:
+    return t
+
+
+def _init_kaiming(t: torch.Tensor, kwargs: dict) -> torch.Tensor:
+    """kaiming_uniform_'s checks (fan of a >= 2-d tensor, a known nonlinearity), no fill."""
+    torch.nn.init._calculate_correct_fan(t, kwargs.get("mode", "fan_in"))
+    torch.nn.init.calculate_gain(kwargs.get("nonlinearity", "leaky_relu"), kwargs.get("a", 0))
+    return t
+
+
+# torch.nn.init functions that hand themselves to the torch function mode (so the tensor
+# method they call inside runs with the mode off): value fills of a meta tensor, answered
+# here with the tensor itself after the checks the function makes on real tensors.
+_INIT_FUNCTIONS = {torch.nn.init.uniform_: _init_fill, torch.nn.init.normal_: _init_fill,
+                   torch.nn.init.constant_: _init_fill,
+                   torch.nn.init.kaiming_uniform_: _init_kaiming}
+
+
 class _SkipMetaInit(torch.overrides.TorchFunctionMode):
     _skip = frozenset(getattr(torch.Tensor, n) for n in _INIT_METHODS if hasattr(torch.Tensor, n))
 
@@ -167,6 +193,11 @@ class _SkipMetaInit(torch.overrides.TorchFunctionMode):
         if func in self._skip and args and isinstance(args[0], torch.Tensor) \
                 and args[0].is_meta:
             return args[0]
+        init = _INIT_FUNCTIONS.get(func)
+        if init is not None:
+            t = args[0] if args else (kwargs or {}).get("tensor")
+            if isinstance(t, torch.Tensor) and t.is_meta:
+                return init(t, kwargs or {})
         return func(*args, **(kwargs or {}))
 
 
