@@ -76,7 +76,8 @@ def test_non_dense_batch_norm_input_runs_the_real_kernel():
     (aten.addmm.default, lambda: ((_meta(10), _meta(4, 7), _meta(7, 10)), {})),
     (aten.add.Tensor, lambda: ((_meta(2, 3, dtype=torch.float16), 1.5), {"alpha": 2})),
 ])
-def test_memoised_outputs_equal_the_kernel_and_are_fresh(func, make):
+def test_memoised_outputs_equal_the_kernel_and_are_fresh(func, make, monkeypatch):
+    monkeypatch.setattr(mk, "RULES", {})  # the memo itself (direct rules: test_meta_rules.py)
     mk.clear()
     args, kwargs = make()
     expected = _desc(func(*args, **kwargs))
@@ -91,7 +92,8 @@ def test_memoised_outputs_equal_the_kernel_and_are_fresh(func, make):
     assert all(a is not b for a, b in zip(firsts, seconds))
 
 
-def test_different_metadata_is_a_different_entry():
+def test_different_metadata_is_a_different_entry(monkeypatch):
+    monkeypatch.setattr(mk, "RULES", {})
     mk.clear()
     a = mk.meta_call(aten.add.Tensor, (_meta(2, 3), _meta(2, 3)), {})
     b = mk.meta_call(aten.add.Tensor, (_meta(2, 3), 1), {})
