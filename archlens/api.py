@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = None, *,
-            batch: int = 1, device: str = "cpu", dtype: str = "float32",
+            batch: int = 1, device: str = "auto", dtype: str = "float32",
             checks: bool = True, check_config: Any = None,
             max_memory: int | str | None = None, timeout: float | None = None,
             quiet_stdout: bool = False, counter: str = "eager") -> "Analysis":
@@ -25,7 +25,9 @@ def analyze(model: "str | nn.Module", input_shape: Sequence[int] | str | None = 
 
     ``model``: a zoo name, ``path/to/file.py:callable``, ``package.module:callable`` or an
     ``nn.Module``. ``input_shape``: (C, H, W) or "CxHxW"; defaults to the zoo card's.
-    ``device``: "cpu" (real tensors), "meta" (nothing allocated) or "cuda".
+    ``device``: "auto" (default: the meta device, and the CPU when the forward pass needs
+    real values, said in ``notes``), "cpu" (real tensors), "meta" (nothing allocated) or
+    "cuda"; the numbers do not depend on it (docs/engine.md, "Devices").
     ``counter``: "eager" (default; the one eager pass counts MACs at the dispatch level) or
     "fvcore" (fvcore's own count mapped onto the nodes; real tensors only). docs/engine.md.
 

@@ -229,19 +229,44 @@ PAPER_TYPES = frozenset({
 
 
 def analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | None = None, *,
-                  batch: int = 1, device: str = "cpu", dtype: str = "float32",
+                  batch: int = 1, device: str = "auto", dtype: str = "float32",
                   counter: str = "eager") -> "Analysis":
     """Load (if a reference), trace once, count and annotate ``model``.
 
     ``input_shape`` is (C, H, W) (or "CxHxW"; 1-4 dims for non-image models) without batch;
-    zoo models default to their card's. ``device``: "cpu"/"cuda" (real tensors) or "meta"
+    zoo models default to their card's. ``device``: "auto" (default: meta, the CPU when
+    the forward pass needs values, with a note), "cpu"/"cuda" (real tensors) or "meta"
     (nothing allocated). ``counter``: "eager" (default: the one eager pass counts at the
     dispatch level, torch.utils.flop_counter's formulas plus fvcore-equal ones) or "fvcore"
     (fvcore's own ``FlopCountAnalysis`` mapped onto the nodes; real tensors only).
     """
+    if str(device) == "auto":
+        return _analyze_auto(model, input_shape, batch=batch, dtype=dtype, counter=counter)
     with gc_paused():  # linear time in the graph size, see gc_paused
         return _analyze_model(model, input_shape, batch=batch, device=device, dtype=dtype,
                               counter=counter)
+
+
+def _analyze_auto(model: str | nn.Module, input_shape: Sequence[int] | str | None, *,
+                  batch: int, dtype: str, counter: str) -> "Analysis":
+    """``device="auto"``: trace on the meta device (no values computed: the numbers are
+    those of a CPU pass, docs/engine.md), and with real tensors on the CPU when the forward
+    pass needs values (``.item()``, data-dependent control flow, an op with no meta kernel),
+    saying so in a note. ``--counter fvcore`` needs real tensors: the CPU at once."""
+    import dataclasses
+    if counter == "fvcore":
+        return analyze_model(model, input_shape, batch=batch, device="cpu", dtype=dtype,
+                             counter=counter)
+    try:
+        return analyze_model(model, input_shape, batch=batch, device="meta", dtype=dtype,
+                             counter=counter)
+    except ModelForwardError as e:
+        why = str(e).splitlines()[0].split("; value-dependent code")[0]
+    result = analyze_model(model, input_shape, batch=batch, device="cpu", dtype=dtype,
+                           counter=counter)
+    note = (f"the forward pass on the meta device failed ({why}); analysed with real tensors "
+            "on the CPU")
+    return dataclasses.replace(result, notes=(note, *result.notes))
 
 
 def _analyze_model(model: str | nn.Module, input_shape: Sequence[int] | str | None, *,

@@ -273,8 +273,8 @@ def check_memory(model: Any, input_shape: Any, *, batch: int, device: str, dtype
     ``limit`` bytes ("auto": 90 % of :func:`available_memory`). Returns the estimate
     (bytes), or None when not checked: no limit, a meta run, or no meta estimate possible
     (value-dependent code: the real run then reports its own error)."""
-    if limit is None or str(device) == "meta":
-        return None
+    if limit is None or str(device) in ("meta", "auto"):
+        return None  # "auto" runs on meta; its CPU fallback only follows a failed meta pass
     if limit == "auto":
         avail = available_memory(device)
         if avail is None:

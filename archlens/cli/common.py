@@ -43,9 +43,11 @@ def add_model_arguments(p: argparse.ArgumentParser, *, model: bool = True) -> No
                    help="input shape without batch, e.g. 3x299x299 (default: the zoo card's)")
     p.add_argument("--batch", type=positive_int, default=1, metavar="N",
                    help="batch size (default: 1)")
-    p.add_argument("--device", choices=("cpu", "meta", "cuda"), default="cpu",
-                   help="cpu: real tensors; meta: nothing allocated (shapes only); "
-                        "cuda (default: cpu)")
+    p.add_argument("--device", choices=("auto", "cpu", "meta", "cuda"), default="auto",
+                   help="where the one forward pass runs; the numbers are the same on every "
+                        "device. auto (default): meta, and the CPU when the model's forward "
+                        "needs real values (data-dependent code), said in a note; cpu: real "
+                        "tensors; meta: nothing allocated (shapes only); cuda")
     p.add_argument("--max-memory", default="auto", metavar="SIZE",
                    help="refuse a cpu/cuda run whose weights + peak activations (estimated "
                         "on the meta device first) exceed SIZE, e.g. 8G, 512M, 'off' "
