@@ -273,6 +273,8 @@ def check_memory(model: Any, input_shape: Any, *, batch: int, device: str, dtype
     ``limit`` bytes ("auto": 90 % of :func:`available_memory`). Returns the estimate
     (bytes), or None when not checked: no limit, a meta run, or no meta estimate possible
     (value-dependent code: the real run then reports its own error)."""
+    if isinstance(limit, str) and limit != "auto":
+        limit = parse_bytes(limit)  # a malformed size is an error on every device
     if limit is None or str(device) in ("meta", "auto"):
         return None  # "auto" runs on meta; its CPU fallback only follows a failed meta pass
     if limit == "auto":
@@ -281,10 +283,7 @@ def check_memory(model: Any, input_shape: Any, *, batch: int, device: str, dtype
             return None
         limit, origin = int(avail * 0.9), f"90 % of the {_mib(avail)} available"
     else:
-        limit = parse_bytes(limit) if isinstance(limit, str) else int(limit)
-        if limit is None:
-            return None
-        origin = "--max-memory"
+        limit, origin = int(limit), "--max-memory"
     if _clearly_fits(model, input_shape, batch=batch, dtype=dtype, limit=limit):
         return None
     from archlens import engine

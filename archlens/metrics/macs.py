@@ -71,6 +71,10 @@ _META_IGNORED = frozenset({
     "aten::native_dropout", "aten::scalar_tensor", "aten::select_scatter",
     "aten::slice_scatter", "aten::index_put_", "aten::_unsafe_index",
 })
+# The eager counter names ops without leading underscores (MacCounter._observe), fvcore with
+# them: the sets hold both spellings.
+ZERO_BY_CONVENTION |= frozenset(n.replace("aten::_", "aten::", 1) for n in ZERO_BY_CONVENTION)
+_META_IGNORED = frozenset(n.replace("aten::_", "aten::", 1) for n in _META_IGNORED)
 
 # fvcore operator name -> functional node types it can belong to (for attributing the counts
 # of a container module's own functional ops).

@@ -11,7 +11,7 @@ from archlens.errors import ModelLoadError
 def test_tolist_builder_analyses_on_meta_with_a_note(fixture_ref):
     ref = fixture_ref("tolist_builder.py", "build")
     meta = analyze_model(ref, (3, 32, 32), device="meta")
-    cpu = analyze_model(ref, (3, 32, 32))
+    cpu = analyze_model(ref, (3, 32, 32), device="cpu")
     # convs 3->8->16->24, 3x3: params by hand 3*8*9+8 + 8*16*9+16 + 16*24*9+24 = 5,048
     assert meta.totals.params == cpu.totals.params == 224 + 1168 + 3480
     # MACs by hand: 16*16*8*27 + 8*8*16*72 + 4*4*24*144 = 55,296 + 73,728 + 55,296
