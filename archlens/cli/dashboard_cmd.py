@@ -209,12 +209,30 @@ def _warm(app: str) -> None:
             sys.path.insert(0, folder)
         import _dashboard_data  # the module the app imports (same sys.modules entry)
         name = _dashboard_data.warm_default()
+        _preimport()
         print(f"archlens: {name} analysed and cached for the first visitor", file=sys.stderr)
     except Exception as e:  # noqa: BLE001
         print(f"archlens: dashboard warm-up skipped: {type(e).__name__}: {e}", file=sys.stderr)
     finally:
         for name in quiet:
             logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+#: Modules the page's first script run imports that the warm-up's analysis does not (found by
+#: diffing ``sys.modules`` around a first run): ~0.15 s the first visitor used to wait for
+#: (streamlit.emojis alone ~90 ms, the graph viewer with archlens.sanitize ~45 ms). Streamlit's
+#: internal names may move between versions: a missing one is skipped.
+PREIMPORT = ("_dashboard_panzoom", "streamlit.emojis", "streamlit.runtime.scriptrunner.magic_funcs",
+             "streamlit.web.skills", "pyarrow.pandas_compat", "packaging.tags")
+
+
+def _preimport() -> None:
+    import importlib
+    for name in PREIMPORT:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 def serve(argv: list[str]) -> int:
