@@ -54,7 +54,8 @@ ZERO_BY_CONVENTION = frozenset({
 # fvcore's _IGNORED_OPS at the jit level.
 _META_IGNORED = frozenset({
     "aten::empty", "aten::empty_strided", "aten::empty_like", "aten::view", "aten::_unsafe_view",
-    "aten::reshape", "aten::expand", "aten::as_strided", "aten::detach", "aten::alias",
+    "aten::reshape", "aten::expand", "aten::as_strided", "aten::as_strided_", "aten::detach",
+    "aten::alias",
     "aten::clone", "aten::copy_", "aten::_to_copy", "aten::t", "aten::transpose",
     "aten::permute", "aten::unsqueeze", "aten::squeeze", "aten::slice", "aten::select",
     "aten::cat", "aten::stack", "aten::split", "aten::split_with_sizes", "aten::chunk",

@@ -124,3 +124,19 @@ def test_counter_choice_is_validated():
         analyze_model(TFSameNet(), (3, 15, 15), counter="ptflops")
     with pytest.raises(ConfigError, match="real tensors"):
         analyze_model(TFSameNet(), (3, 15, 15), device="meta", counter="fvcore")
+
+
+class Bookkeeping(nn.Module):
+    """View and copy ops only (data movement: zero MACs by convention, never 'not counted')."""
+
+    def forward(self, x):  # N x C x H x W
+        y = x.clone()
+        y.as_strided_(y.shape, y.stride())
+        return torch.ops.aten._unsafe_view(y.contiguous(), (x.shape[0], -1))
+
+
+@pytest.mark.parametrize("device", ["cpu", "meta"])
+def test_bookkeeping_ops_are_not_listed_as_not_counted(device):
+    a = analyze_model(Bookkeeping(), (2, 4, 4), device=device)
+    assert a.totals.macs == 0
+    assert a.unsupported_ops == {}
