@@ -101,11 +101,11 @@ def bench_inception(repeats: int) -> None:
     model = zoo.get_model("inception_v3")
     x = torch.randn(1, 3, 299, 299)
     fvcore_total(model, x)                       # warm-up (imports, allocator)
-    analyze_model(model, (3, 299, 299))
+    analyze_model(model, (3, 299, 299), device="cpu")
     ours, base = [], []
     for _ in range(repeats):
         base.append(timed(lambda: fvcore_total(model, x)))
-        ours.append(timed(lambda: analyze_model(model, (3, 299, 299))))
+        ours.append(timed(lambda: analyze_model(model, (3, 299, 299), device="cpu")))
     b, o = statistics.median(base), statistics.median(ours)
     print(f"inception_v3 @299, CPU, {torch.get_num_threads()} threads, {repeats} repeats "
           f"(median):")
@@ -115,7 +115,7 @@ def bench_inception(repeats: int) -> None:
     meta = statistics.median(timed(lambda: analyze_model("inception_v3", device="meta"))
                              for _ in range(repeats))
     print(f"  archlens analyze_model, device=meta     : {meta * 1e3:9.1f} ms "
-          f"({meta / b:.2f} x fvcore)")
+          f"({meta / b:.2f} x fvcore; the default device=auto runs this one)")
 
 
 def bench_process(repeats: int, threads: int | None) -> None:
@@ -125,6 +125,7 @@ def bench_process(repeats: int, threads: int | None) -> None:
         env["OMP_NUM_THREADS"] = str(threads)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "a.json")
+        # the CLI's default --device auto: a meta pass (docs/engine.md "Devices")
         cli = [sys.executable, "-m", "archlens", "analyze", "inception_v3", "--json", out]
         floor = [sys.executable, "-c", "import torch; from archlens import zoo; "
                  "zoo.get_model('inception_v3')"]
