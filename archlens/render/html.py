@@ -116,8 +116,10 @@ def page(title: str, meta: str, nav: Sequence[tuple[str, str]], body: str, *,
 
 
 def meta_line(a: Analysis) -> str:
+    where = ("traced on the meta device (shapes only, no values: the numbers of a CPU pass)"
+             if a.device == "meta" else f"counted on {a.device}")
     return esc(f"input {fmt.shape(a.input_shape, batch=True)} (NCHW) · {a.dtype} · "
-               f"counted on {a.device} · {len(a.graph.layers)} layers")
+               f"{where} · {len(a.graph.layers)} layers")
 
 
 def card(key: str, value: str, sub: str = "") -> str:

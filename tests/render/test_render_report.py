@@ -221,3 +221,14 @@ def test_md_assets_prefixes_every_picture(tmp_path):
     assert "](https://ci.example/run/7/graph_overview.svg)" in md
     assert "](https://ci.example/run/7/graph.svg)" in md
     assert "](graph" not in md
+
+
+@pytest.mark.parametrize("device,expect", [
+    ("meta", "traced on the meta device (shapes only, no values: the numbers of a CPU pass)"),
+    ("cpu", "counted on cpu")])
+def test_header_says_where_the_pass_ran(device, expect):
+    import dataclasses
+
+    from archlens.render import html as H
+    a = dataclasses.replace(toy_net(), device=device)
+    assert expect in H.meta_line(a)
