@@ -19,28 +19,37 @@ import time
 from pathlib import Path
 
 
-def free_port() -> int:
-    for _ in range(200):
-        p = random.randint(20000, 60000)
+#: ports handed out in this process (a worker-port range counts whole): never handed out
+#: twice, so no two components of one node, or of two nodes, get the same port (Ray refuses a
+#: node whose worker range holds one of its own ports)
+_TAKEN: set[int] = set()
+
+
+def free_port(span: int = 1) -> int:
+    """A free loopback port ``p`` such that ``p .. p + span - 1`` overlaps no port handed out
+    before in this process."""
+    for _ in range(400):
+        p = random.randint(20000, 60000 - span)
+        if any(q in _TAKEN for q in range(p, p + span)):
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", p))
             except OSError:
                 continue
-            return p
+        _TAKEN.update(range(p, p + span))
+        return p
     raise RuntimeError("no free loopback port")
 
 
 def _ports() -> list[str]:
+    lo = free_port(span=61)  # the worker range first: the named ports then avoid it
+    out = ["--min-worker-port", str(lo), "--max-worker-port", str(lo + 60)]
     names = ("--node-manager-port", "--object-manager-port", "--metrics-export-port",
              "--dashboard-agent-listen-port", "--dashboard-agent-grpc-port",
              "--runtime-env-agent-port")
-    out = []
     for n in names:
         out += [n, str(free_port())]
-    lo = free_port()
-    lo = min(lo, 60000 - 100)
-    out += ["--min-worker-port", str(lo), "--max-worker-port", str(lo + 60)]
     return out
 
 
