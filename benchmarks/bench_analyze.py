@@ -6,6 +6,11 @@
    torch and builds the model (target <= 1.1x), median of repeats.
 3. Linear scaling: a chain of N convolutions and a residual network of N blocks, analysed on
    the meta device and on CPU; milliseconds per node at several sizes (target <= 0.1 ms).
+   With each meta size, the interposition floor: the same forward pass on meta under the
+   three things any dispatch-level tracer needs and that do no work here -- a torch function
+   mode that only calls the op, a dispatch mode that only computes the output shapes
+   (archlens's own meta kernels, the fastest way there is), and a forward pre-/post-hook on
+   every module that returns at once -- and the analysis as a multiple of that floor.
 
     python benchmarks/bench_analyze.py [--repeats 3] [--quick] [--large] [--threads N]
                                        [--clock wall|cpu] [--only inception|process|scaling]
@@ -143,9 +148,43 @@ def bench_process(repeats: int, threads: int | None) -> None:
           "(target <= 1.1 x)")
 
 
+def interposition_floor(model: nn.Module, input_shape: tuple[int, ...]) -> float:
+    """Seconds of one meta forward pass under no-op interposition (see the module doc): what
+    recording module boundaries and every op costs before any recording is done."""
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from archlens.loader import to_meta
+    from archlens.meta_kernels import meta_call
+
+    class Calls(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            return func(*args, **(kwargs or {}))
+
+    class Shapes(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            return meta_call(func, args, kwargs or {})
+
+    m = to_meta(model)
+    x = torch.empty((1, *input_shape), device="meta")
+    handles = []
+    for mod in m.modules():
+        handles.append(mod.register_forward_pre_hook(lambda mod, a, k: None, with_kwargs=True))
+        handles.append(mod.register_forward_hook(lambda mod, a, k, o: None, with_kwargs=True))
+    try:
+        def run() -> None:
+            with torch.no_grad(), Calls(), Shapes():
+                m(x)
+        run()
+        return timed(run)
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def bench_scaling(sizes: list[int], repeats: int) -> None:
     for label, build in (("conv chain", ConvChain), ("residual net", ResNet)):
-        print(f"{label}: ms per node (device=meta | cpu)")
+        print(f"{label}: ms per node (device=meta | cpu | meta interposition floor)")
         rows = []
         for n in sizes:
             model = build(n).eval()
@@ -157,10 +196,12 @@ def bench_scaling(sizes: list[int], repeats: int) -> None:
                      for _ in range(repeats))
             x = torch.randn(1, 8, 16, 16)
             tf = min(timed(lambda: fvcore_total(model, x)) for _ in range(repeats))
+            fl = min(interposition_floor(model, (8, 16, 16)) for _ in range(repeats))
             rows.append((n, nodes, tm, tc))
             print(f"  N={n:5d}  nodes={nodes:6d}  meta {tm * 1e3:8.1f} ms "
                   f"({tm / nodes * 1e3:.3f} ms/node)  cpu {tc * 1e3:8.1f} ms "
-                  f"({tc / nodes * 1e3:.3f} ms/node; fvcore alone {tf * 1e3:.1f} ms)")
+                  f"({tc / nodes * 1e3:.3f} ms/node; fvcore alone {tf * 1e3:.1f} ms)  "
+                  f"floor {fl / nodes * 1e3:.3f} ms/node (meta analysis {tm / fl:.1f}x it)")
         n0, k0, m0, c0 = rows[0]
         n1, k1, m1, c1 = rows[-1]
         print(f"  growth {k0}->{k1} nodes (x{k1 / k0:.1f}): meta time x{m1 / m0:.1f}, cpu time "
