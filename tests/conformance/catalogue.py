@@ -314,9 +314,19 @@ def _window(frf, ax: int, n_units: int) -> tuple[int, int]:
     return lo, lo + frf.size[ax] - 1
 
 
-def _round_up(n: int, m: int = 32) -> int:
-    """Up to a multiple of 32: most networks with strided stages or windows want one."""
-    return -(-n // m) * m
+def _thin_length(n: int, size: int, stride: Any) -> int:
+    """The smallest length >= ``n`` congruent to ``size`` (the analysed length of the axis)
+    modulo lcm(32, the feature stride): a thin input must give every layer the padding it
+    had in the analysis. TF "same" padding (timm's ``pad_type='same'``: NASNet, PNASNet, the
+    ``tf_*`` models) computes its amounts from each layer's input size, so a stride-2 layer pads
+    differently on an odd and an even map, and the window of the analysed size (NASNet-A at 331
+    px) would be compared with that of another size, 20 px away (CI's 2026-12-03 full run).
+    Keeping the residue modulo 32 also keeps what the analysed size already satisfied
+    (divisibility by the total stride or a window)."""
+    m = 32
+    if isinstance(stride, int) or (hasattr(stride, "denominator") and stride.denominator == 1):
+        m = math.lcm(32, int(stride))
+    return size + max(0, -(-(n - size) // m)) * m
 
 
 def _accepts(run, shape) -> bool:
@@ -454,7 +464,8 @@ def probe_feature(model: nn.Module, analysis, shape: tuple[int, ...]) -> dict[st
         if small is not None:
             got, want = [], []
             for ax in (0, 1):
-                big = _round_up(frf.size[ax] + 4 * frf.stride[ax] + 8)
+                big = _thin_length(frf.size[ax] + 4 * frf.stride[ax] + 8, (H, W)[ax],
+                                  frf.stride[ax])
                 measured = None
                 for _ in range(4):
                     shp = (1, C, big, small) if ax == 0 else (1, C, small, big)
@@ -466,7 +477,8 @@ def probe_feature(model: nn.Module, analysis, shape: tuple[int, ...]) -> dict[st
                     if 0 < lo and hi < big - 1:
                         break
                     measured = None
-                    big = _round_up(big + max(-lo, hi - big, 0) * 2 + 2 * frf.stride[ax] + 8)
+                    big = _thin_length(big + max(-lo, hi - big, 0) * 2 + 2 * frf.stride[ax] + 8,
+                                      (H, W)[ax], frf.stride[ax])
                 if measured is None:
                     got = None
                     break

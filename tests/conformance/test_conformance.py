@@ -170,3 +170,39 @@ def test_the_probe_budget_is_not_swallowed_as_an_unaccepted_input():
     with pytest.raises(C._Timeout):
         with C._time_limit(1):
             C._accepts(slow, (1, 3, 8, 8))
+
+
+class _TfSame(torch.nn.Module):
+    """Four 3x3 stride-2 convs with TF "same" padding computed from each input's size (timm's
+    ``pad_type='same'``): total pad max((ceil(i/2) - 1) * 2 + 3 - i, 0), the smaller half on
+    the left/top."""
+
+    def __init__(self):
+        super().__init__()
+        self.convs = torch.nn.ModuleList(torch.nn.Conv2d(3 if i == 0 else 4, 4, 3, stride=2)
+                                         for i in range(4))
+
+    def forward(self, x):
+        import math
+        for conv in self.convs:
+            pads = []
+            for i in (x.shape[-1], x.shape[-2]):
+                p = max((math.ceil(i / 2) - 1) * 2 + 3 - i, 0)
+                pads += [p // 2, p - p // 2]
+            x = conv(torch.nn.functional.pad(x, pads))
+        return x
+
+
+def test_thin_probe_keeps_the_padding_of_the_analysed_size():
+    """Regression (NASNet-A / PNASNet at 331 px read as WRONG by 20 px): a thin input must have
+    the analysed length modulo 32, or size-dependent padding differs from the analysis."""
+    from archlens import api
+    # by hand at 67 px: 67 -> 34 -> 17 -> 9 -> 5, left pads 1, 0, 1, 1 at jumps 1, 2, 4, 8:
+    # 1 + 0 + 4 + 8 = 13 px; at 64 px every left pad is 0. Size 3 + 2 * (2 + 4 + 8) = 31 px.
+    a = api.analyze(_TfSame(), (3, 67, 67), device="meta", checks=False)
+    assert a.feature_rf.size == (31, 31) and a.feature_rf.padding == (13, 13)
+    assert api.analyze(_TfSame(), (3, 64, 64), device="meta",
+                       checks=False).feature_rf.padding == (0, 0)
+    assert catalogue._thin_length(140, 67, 16) == 67 + 3 * 32
+    got = catalogue.probe_feature(_TfSame(), a, (3, 67, 67))
+    assert got["how"].startswith("thin inputs") and got["verdict"] == "equal", got
