@@ -243,8 +243,8 @@ def _copy_module(m: nn.Module, memo: dict[int, Any]) -> nn.Module:
         elif k in ("_parameters", "_buffers") and t in (dict, OrderedDict):
             new[k] = t((n, None if p is None else memo[id(p)] if id(p) in memo
                         else copy.deepcopy(p, memo)) for n, p in v.items())
-        elif t in _ATOMS:
-            new[k] = v
+        elif t in _ATOMS or (t is tuple and all(type(x) in _ATOMS for x in v)):
+            new[k] = v  # deepcopy returns a tuple of atoms itself (kernel_size, stride, ...)
         elif t in _EMPTY and not v:
             new[k] = t()
         else:

@@ -426,6 +426,18 @@ def function_geometry(op: str, args: tuple, kwargs: dict) -> tuple[dict[str, Any
     return geo, attrs
 
 
+def _own_parameters(mod: nn.Module) -> Iterable[nn.Parameter]:
+    """``mod.parameters()``: for a childless module (nearly every leaf) its own table, each
+    parameter once, without ``named_modules``' generators (a fifth of a leaf's record)."""
+    if mod._modules or type(mod).parameters is not nn.Module.parameters:
+        return mod.parameters()
+    seen: dict[int, nn.Parameter] = {}
+    for p in mod._parameters.values():
+        if p is not None:
+            seen.setdefault(id(p), p)
+    return seen.values()
+
+
 class _FunctionRecorder(TorchFunctionMode):
     def __init__(self, tracer: "Tracer"):
         super().__init__()
@@ -670,7 +682,7 @@ class Tracer:
         attrs.update(op_attrs.module_attrs(mod))  # RF hook: layouts (archlens/op_attrs.py)
         if opaque:
             attrs["opaque"] = opaque
-        params = [(id(p), int(p.numel()), p.requires_grad) for p in mod.parameters()]
+        params = [(id(p), int(p.numel()), p.requires_grad) for p in _own_parameters(mod)]
         rec = OpRecord(name=self._unique(path or type(mod).__name__),
                        type=type(mod).__name__, base_type=base_type_of(type(mod)),
                        kind="module", module=path,
