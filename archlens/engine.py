@@ -115,12 +115,21 @@ def gc_paused():
 def eval_mode(model: nn.Module):
     """Put ``model`` in eval mode for the pass and restore every module's own flag after."""
     flags = [(m, m.training) for m in model.modules()]
-    model.eval()
+    plain_set, plain_train = nn.Module.__setattr__, nn.Module.train
+    if all(type(m).train is plain_train and type(m).__setattr__ is plain_set for m, _ in flags):
+        for m, _ in flags:  # what model.eval() does then, without its recursion and setattr
+            object.__setattr__(m, "training", False)
+    else:
+        model.eval()        # a module's own train() runs as written
     try:
         yield model
     finally:
         for m, f in flags:
-            m.training = f
+            if m.training is not f:
+                if type(m).__setattr__ is plain_set:  # what Module.__setattr__ does for a bool
+                    object.__setattr__(m, "training", f)
+                else:
+                    m.training = f
 
 
 def make_input(input_shape: tuple[int, ...], device: str | torch.device,

@@ -217,9 +217,15 @@ class _untraced:
 _NO_TORCH_FUNCTION = torch._C.DisableTorchFunction
 
 
+_TRACING = torch._C._get_tracing_state
+
+
 def _shape(t: torch.Tensor) -> tuple[int, ...]:
-    # int(): under jit tracing (fvcore) sizes are traced values, not plain ints
-    return tuple(int(s) for s in t.shape)
+    # int(): under a jit trace (fvcore's) sizes are traced values, not plain ints; otherwise a
+    # torch.Size holds ints already
+    if _TRACING() is not None:
+        return tuple(int(s) for s in t.shape)
+    return tuple(t.shape)
 
 
 def _pair(v: Any, n: int = 2) -> tuple[int, ...] | None:

@@ -395,6 +395,16 @@ def _elementwise(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
     its place and size (as before: an op that reorders pixels inside an unchanged shape, like a
     sort along H, is not detected -- docs/receptive-field.md)."""
     out = tuple(ctx.node.out_shape)
+    first = ins[0].layout
+    if first is not None and all(g.layout == first for g in ins) \
+            and L.layout_sizes(first) == out:
+        # the common case (ReLU, BN, an add of equal shapes): what the loop below gives
+        layout = L.pointwise_layout(first)
+        grid = _grid_of(layout)
+        bad = _known(ctx, ins, layout, grid)
+        if bad is not None:
+            return bad
+        return _combine(ctx, [(g, g.state) for g in ins], layout, grid, inputs=ins)
     nd = len(out)
     dims: list[L.Dim | None] = [None] * nd
     for g in ins:
@@ -1128,7 +1138,7 @@ def _whole_keeps_layout(ctx: _Ctx, res: _Geo, ins: list[_Geo]) -> _Geo:
 
 def _adapt(g: _Geo, shape: Sequence[int], producer: Node) -> _Geo:
     """A producer's geometry as one consumer sees it (a piece of a split has other sizes)."""
-    if g.layout is None or tuple(L.dim_size(d) for d in g.layout) == tuple(shape):
+    if g.layout is None or L.layout_sizes(g.layout) == tuple(shape):
         return g
     layout = L.with_sizes(g.layout, shape)
     if layout is None:

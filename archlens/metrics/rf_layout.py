@@ -104,6 +104,19 @@ def dim_axes(d: Dim) -> frozenset[int]:
     return frozenset(a for _, fs in d for a, _, _ in fs if a != OTHER)
 
 
+@_memo
+def layout_sizes(layout: Layout) -> tuple[int, ...]:
+    """The tensor shape ``layout`` describes (``dim_size`` of each dim)."""
+    return tuple(dim_size(d) for d in layout)
+
+
+@_memo
+def pointwise_layout(layout: Layout) -> Layout:
+    """The layout of a pointwise op's output on one input of this layout: pixel dims kept,
+    every other dim a plain dim of its size (as the general rule builds it)."""
+    return tuple(d if dim_axes(d) else plain(dim_size(d)) for d in layout)
+
+
 def nchw(shape: Sequence[int]) -> Layout:
     """The graph input: (N, C, H, W) with H = axis 0, W = axis 1."""
     n, c, h, w = (int(x) for x in shape)
