@@ -29,7 +29,8 @@ from pathlib import Path
 from archlens.analysis import Analysis
 from archlens.errors import ArchlensError, OutputError
 from archlens.render.graph.columns import dissolve_tall, wrap
-from archlens.render.graph.dot import INSTALL_HINT, dot_binary, layout, svg_size
+from archlens.render.graph.dot import (INSTALL_HINT, LayoutTimeout, dot_binary, layout,
+                                       svg_size)
 from archlens.render.graph.emit import Style, emit
 from archlens.render.graph.structure import hier, max_depth, top_modules
 from archlens.render.graph.style import (FUSABLE, HIGHLIGHT_COLOURS, NO_MACS, SEVERITY_COLOURS,
@@ -38,13 +39,31 @@ from archlens.render.graph.style import (FUSABLE, HIGHLIGHT_COLOURS, NO_MACS, SE
 from archlens.render.graph.units import assemble
 
 __all__ = ["build", "top_modules", "block_pictures", "MARKDOWN_MAX_PT", "render_svg", "write_graph", "layout", "dot_binary", "svg_size",
-           "share_scale", "ShareScale", "DotGraph", "GraphResult", "INSTALL_HINT",
+           "share_scale", "ShareScale", "DotGraph", "GraphResult", "INSTALL_HINT", "LayoutTimeout",
+           "layout_shallower",
            "DEFAULT_BUDGET", "FUSABLE", "SHARE_COLOURS", "NO_MACS",
            "STAGE_COLOURS", "SEVERITY_COLOURS", "HIGHLIGHT_COLOURS"]
 
 # Layout budget: dot's crossing minimisation grows faster than linearly; above this many
 # drawn nodes + edges the drawing is collapsed one level at a time.
 DEFAULT_BUDGET = 1400
+# ... and a densely wired drawing is collapsed too: more than DENSE_EDGES_PER_NODE edges a node
+# (and DENSE_MIN_EDGES edges in all). DenseNet drawn at its dense layers (every layer reads
+# every earlier one: 99 nodes, 1,163 edges for densenet161 at depth 3) took dot 23-33 s and
+# over 60 s on a loaded machine, inside the node + edge budget; the same models at full depth
+# (3.7 edges a node) or at depth 2 lay out in under 0.3 s (docs/report.md, "Graph").
+DENSE_EDGES_PER_NODE = 6
+DENSE_MIN_EDGES = 400
+
+
+def _over_budget(nodes: int, edges: int, budget: int) -> str:
+    """Why a drawing of this size is collapsed ("" when it is not)."""
+    if nodes + edges > budget:
+        return f"exceed the layout budget ({budget} nodes + edges)"
+    if edges >= DENSE_MIN_EDGES and edges > DENSE_EDGES_PER_NODE * nodes:
+        return (f"are too densely wired for the layout ({edges} edges, over "
+                f"{DENSE_EDGES_PER_NODE} a node)")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -108,12 +127,12 @@ def build(a: Analysis, *, depth: int | None = None, fold: bool = True, rankdir: 
                   colour_label=colour_label)
     while True:
         g = _build(a, hiers, d, fold, fuse, columns, style, path)
-        cost = g.nodes + g.edges
+        why = _over_budget(g.nodes, g.edges, budget)
         shallower = (full - 1 if d is None else d - 1)
-        if cost <= budget or shallower < 1:
+        if not why or shallower < 1:
             break
-        notes.append(f"{g.nodes} nodes at depth {d if d is not None else 'full'} exceed the "
-                      f"layout budget ({budget} nodes + edges); collapsed to depth {shallower}")
+        notes.append(f"{g.nodes} nodes at depth {d if d is not None else 'full'} {why}; "
+                     f"collapsed to depth {shallower}")
         d = shallower
     notes += g.notes
     if g.folds:  # one note for all folds
@@ -150,24 +169,51 @@ MARKDOWN_MAX_PT = 660.0
 
 
 def block_pictures(a: Analysis, k: int = 3, max_width: float = MARKDOWN_MAX_PT,
-                   id_prefix: str = "b") -> list[tuple[str, int, str, int | None]]:
+                   id_prefix: str = "b", notes: list[str] | None = None
+                   ) -> list[tuple[str, int, str, int | None]]:
     """The ``k`` most expensive top-level blocks (:func:`top_modules`), each laid out alone
     in one column: (module, MACs, SVG, depth drawn; None = every layer). A block wider
     than ``max_width`` points at full depth (five inception branches side by side) is drawn
-    with its children collapsed, so it reads at its natural size on a Markdown page."""
+    with its children collapsed, so it reads at its natural size on a Markdown page. A
+    layout that runs past dot's time limit is dropped for the collapsed one; a block with
+    no layout in time is left out, and ``notes`` (when given) says so."""
     out = []
     for i, (name, macs) in enumerate(top_modules(a, k)):
         best = None
         for depth in (None, len(name.split(".")) + 1):
             g = build(a, module=name, columns=1, depth=depth, id_prefix=f"{id_prefix}{i}")
-            svg = layout(g.source, "svg").decode("utf-8")
+            try:
+                svg = layout(g.source, "svg").decode("utf-8")
+            except LayoutTimeout:
+                continue
             width = (svg_size(svg) or (0.0, 0.0))[0]
             if best is None or width < best[0]:
                 best = (width, svg, g.depth)
             if width <= max_width:
                 break
+        if best is None:
+            if notes is not None:
+                notes.append(f"block picture of {name} left out: graphviz layout took too long")
+            continue
         out.append((name, macs, best[1], best[2]))
     return out
+
+
+def layout_shallower(a: Analysis, g: DotGraph, notes: list[str], **kw) -> tuple[DotGraph, str]:
+    """Lay out ``g``; when dot runs past its time limit, draw one level shallower and try
+    again (down to depth 1), saying so in ``notes``. Raises :class:`LayoutTimeout` only when
+    even depth 1 does not lay out in time."""
+    full = max_depth([hier(n) for n in a.graph.nodes])
+    while True:
+        try:
+            return g, layout(g.source, "svg").decode("utf-8")
+        except LayoutTimeout as e:
+            d = full if g.depth is None else g.depth
+            if d <= 1:
+                raise
+            notes.append(f"{e.args[0].split(';')[0]} at depth {g.depth or 'full'}; drawn at "
+                         f"depth {d - 1}")
+            g = build(a, depth=d - 1, **kw)
 
 
 def render_svg(a: Analysis, **kw) -> tuple[DotGraph, str]:

@@ -99,14 +99,24 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
             info.notes.extend(n for n in g.notes if not n.startswith("identical blocks"))
             if g.folds:
                 info.notes.append("identical blocks drawn once: " + "; ".join(g.folds))
+            laid_out = None
             if gv.dot_binary() is None:
-                _write(tmp / "graph.dot", g.source)
-                info.files.append("graph.dot")
                 info.notes.append(f"graphviz 'dot' not found: wrote graph.dot; "
                                   f"{gv.INSTALL_HINT}")
             else:
                 t = time.perf_counter()
-                svg = gv.layout(g.source, "svg").decode("utf-8")
+                try:
+                    laid_out = gv.layout_shallower(a, g, info.notes)
+                except gv.LayoutTimeout as e:  # not even depth 1 in time: keep the source
+                    info.notes.append(f"{e.args[0].split(';')[0]} even at depth 1: wrote "
+                                      "graph.dot (lay it out with 'dot -Tsvg graph.dot')")
+            if laid_out is None:
+                _write(tmp / "graph.dot", g.source)
+                info.files.append("graph.dot")
+            else:
+                g, svg = laid_out
+                info.graph_nodes, info.graph_depth = g.nodes, g.depth
+                info.graph_columns = g.columns
                 info.graph_seconds = time.perf_counter() - t
                 size = gv.svg_size(svg)
                 info.graph_aspect = size[1] / size[0] if size and size[0] else None
@@ -119,7 +129,8 @@ def write_report(a: Analysis, out: str | Path | None = None, *, depth: int | Non
                            gv.layout(ov.source, "svg").decode("utf-8"))
                     info.files.append("graph_overview.svg")
                     # and the most expensive blocks, each legible at its natural size
-                    for i, (name, macs, bsvg, bdepth) in enumerate(gv.block_pictures(a), 1):
+                    for i, (name, macs, bsvg, bdepth) in enumerate(
+                            gv.block_pictures(a, notes=info.notes), 1):
                         _write(tmp / f"graph_block_{i}.svg", bsvg)
                         info.files.append(f"graph_block_{i}.svg")
                         blocks.append((f"graph_block_{i}.svg", name, macs, bdepth))

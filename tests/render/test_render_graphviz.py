@@ -157,3 +157,63 @@ def test_long_chain_is_wrapped_into_columns():
     assert g.columns > 1
     assert one[1] / one[0] > 3          # a single column is a strip
     assert 0.6 < auto[1] / auto[0] < 2.2  # wrapped: page-like
+
+
+class _DenseLayer(__import__("torch").nn.Module):
+    def __init__(self, c_in: int):
+        import torch
+        super().__init__()
+        self.conv = torch.nn.Conv2d(c_in, 2, 3, padding=1)
+
+    def forward(self, feats):
+        import torch
+        return self.conv(torch.cat(feats, 1))
+
+
+class _DenseBlock(__import__("torch").nn.Module):
+    """A DenseNet block: every layer reads the concatenation of the input and all earlier
+    layers (torchvision's _DenseLayer takes the list and concatenates inside)."""
+
+    def __init__(self, n: int):
+        import torch
+        super().__init__()
+        self.layers = torch.nn.ModuleList(_DenseLayer(4 + 2 * i) for i in range(n))
+
+    def forward(self, x):
+        feats = [x]
+        for layer in self.layers:
+            feats.append(layer(feats))
+        return feats[-1]
+
+
+def test_densely_wired_drawing_is_collapsed_and_says_why():
+    # 36 layers, each reading every earlier one: 1 + 2 + ... + 36 = 666 edges into the layers'
+    # concatenations (DenseNet-161 drawn at its layers took dot 23-33 s, over 60 s under load)
+    from archlens import api
+    a = api.analyze(_DenseBlock(36), (4, 8, 8), device="meta", checks=False)
+    g = gv.build(a)
+    dense = [n for n in g.notes if "too densely wired" in n]
+    # full depth (a node per layer and per concatenation: 73 nodes, 702 edges), then the
+    # layers as boxes (37 nodes, 666 edges): both collapsed, each note with its numbers
+    assert g.depth == 1 and len(dense) == 2, g.notes
+    drawn, edges = int(dense[-1].split()[0]), int(dense[-1].split("(")[1].split()[0])
+    assert edges >= 666 and edges > gv.DENSE_EDGES_PER_NODE * drawn
+    assert g.edges < gv.DENSE_MIN_EDGES or g.edges <= gv.DENSE_EDGES_PER_NODE * g.nodes
+
+
+def test_layout_timeout_draws_shallower_and_notes_it(monkeypatch):
+    calls = []
+
+    def slow_once(source, fmt_="svg", timeout=60.0):
+        calls.append(source)
+        if len(calls) == 1:
+            raise gv.LayoutTimeout("graphviz layout took longer than 60 s; draw fewer layers")
+        return b'<svg xmlns="http://www.w3.org/2000/svg" width="10pt" height="10pt"/>'
+
+    monkeypatch.setattr(gv, "layout", slow_once)
+    a = toy_net()
+    notes: list[str] = []
+    g, svg = gv.layout_shallower(a, gv.build(a), notes)
+    assert len(calls) == 2 and g.depth is not None
+    assert notes == [f"graphviz layout took longer than 60 s at depth full; drawn at depth "
+                     f"{g.depth}"]

@@ -232,3 +232,21 @@ def test_header_says_where_the_pass_ran(device, expect):
     from archlens.render import html as H
     a = dataclasses.replace(toy_net(), device=device)
     assert expect in H.meta_line(a)
+
+
+def test_report_survives_a_graph_layout_that_never_finishes(tmp_path, monkeypatch):
+    """dot past its limit at every depth: the report is still written, with graph.dot and a
+    note, instead of failing (densenet161 under load failed whole before)."""
+    from archlens.render import graphviz as gv
+
+    def never(source, fmt_="svg", timeout=60.0):
+        raise gv.LayoutTimeout("graphviz layout took longer than 60 s; draw fewer layers")
+
+    monkeypatch.setattr(gv, "layout", never)
+    monkeypatch.setattr(gv, "dot_binary", lambda: "/usr/bin/dot")
+    info = report.ReportInfo(out=tmp_path / "r")
+    out = report.write_report(toy_net(), tmp_path / "r", png=False, console=False, info=info)
+    files = {p.name for p in Path(out).iterdir()}
+    assert {"report.html", "report.md", "analysis.json", "graph.dot"} <= files
+    assert "graph.svg" not in files
+    assert any("even at depth 1: wrote graph.dot" in n for n in info.notes), info.notes

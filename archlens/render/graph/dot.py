@@ -15,6 +15,10 @@ INSTALL_HINT = ("install graphviz to draw it: 'sudo apt-get install graphviz' (D
                 "'brew install graphviz' (macOS), 'conda install graphviz'")
 
 
+class LayoutTimeout(ArchlensError):
+    """``dot`` ran past its time limit (a caller with a shallower drawing may retry)."""
+
+
 def layout(source: str, fmt_: str = "svg", timeout: float = 60.0) -> bytes:
     """Run ``dot -T<fmt_>``. Raises MissingDependencyError without the binary."""
     exe = dot_binary()
@@ -24,7 +28,7 @@ def layout(source: str, fmt_: str = "svg", timeout: float = 60.0) -> bytes:
         proc = subprocess.run([exe, f"-T{fmt_}"], input=source.encode(), capture_output=True,
                               timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise ArchlensError(f"graphviz layout took longer than {timeout:.0f} s; draw fewer "
+        raise LayoutTimeout(f"graphviz layout took longer than {timeout:.0f} s; draw fewer "
                             "layers with --depth 2 (or 1)") from None
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
