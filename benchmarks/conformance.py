@@ -154,7 +154,8 @@ def render(rows: dict[str, dict]) -> str:
     per_commit: dict[str, int] = {}
     for d in ds:
         per_commit[d.get("commit", "?")] = per_commit.get(d.get("commit", "?"), 0) + 1
-    commits = [f"{c} ({k} rows)" for c, k in sorted(per_commit.items(), key=lambda t: -t[1])]
+    commits = [f"{c} ({k} row{'' if k == 1 else 's'})"
+               for c, k in sorted(per_commit.items(), key=lambda t: -t[1])]
     out = [
         "# Conformance: archlens on models nobody here wrote",
         "",
@@ -209,7 +210,9 @@ def render(rows: dict[str, dict]) -> str:
         "* **probe**: the gradient probe (`tests/metrics/probe.py`) at the network's feature "
         "tensor, chosen independently of the RF code (the last tensor on the main path with "
         "more than one position). An exact field is probed per axis on long thin inputs, so "
-        "the whole window is measured; models that take only their own size (ViT, Swin) are "
+        "the whole window is measured; each long side keeps the analysed length modulo "
+        "lcm(32, the feature stride), so padding computed from the input size (TF \"same\" "
+        "padding: timm's NASNet-A and PNASNet at 331 px) is what it was in the analysis; models that take only their own size (ViT, Swin) are "
         "probed there (window clipped to the image); a `global` field must reach the whole "
         "image; on tokens without a grid, the middle token's support must fit in the claimed "
         "size. **WRONG** means the number a user sees is not the network's.",
