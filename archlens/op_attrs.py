@@ -94,15 +94,17 @@ def _movedim(args: tuple, kwargs: dict, tracked: Tracked) -> dict[str, Any]:
 
 # ---- ops along dims --------------------------------------------------------------------------
 
-def _along(names: tuple[str, ...], key: str = "dim", many: bool = False):
-    """An op with one (or, ``many``, a tuple of) dim argument: ``dim`` normalised, ``keepdim``."""
+def _along(names: tuple[str, ...], key: str = "dim", many: bool = False,
+           default: int | None = None):
+    """An op with one (or, ``many``, a tuple of) dim argument: ``dim`` normalised, ``keepdim``.
+    ``default``: the dim when the call gives none (``sort``: -1; ``normalize``: 1)."""
     def attrs(args: tuple, kwargs: dict, tracked: Tracked) -> dict[str, Any]:
         b = _bind(names, args, kwargs)
         n = _ndim(b.get("input"))
         if n is None:
             return {}
         out: dict[str, Any] = {}
-        d = b.get(key)
+        d = b.get(key, default)
         if d is None:
             out["dim"] = None
         else:
@@ -199,8 +201,15 @@ FUNCTIONS: dict[str, Callable[[tuple, dict, Tracked], dict[str, Any]]] = {
     "argmax": _along(("input", "dim", "keepdim"), many=True),
     "argmin": _along(("input", "dim", "keepdim"), many=True),
     "softmax": _along(("input", "dim")), "log_softmax": _along(("input", "dim")),
-    "softmin": _along(("input", "dim")), "cumsum": _along(("input", "dim")),
-    "cumprod": _along(("input", "dim")),
+    "softmin": _along(("input", "dim")),
+    **{op: _along(("input", "dim")) for op in ("cumsum", "cumprod", "cummax", "cummin",
+                                               "logcumsumexp")},
+    "normalize": _along(("input", "p", "dim"), default=1),
+    "sort": _along(("input", "dim"), default=-1), "argsort": _along(("input", "dim"), default=-1),
+    **{op: _along(("input", "dim")) for op in ("index_select", "gather", "scatter", "scatter_add",
+                                               "scatter_reduce", "index_add", "index_copy",
+                                               "index_fill")},
+    "take_along_dim": _along(("input", "indices", "dim")),
     "split": _along(("input", "split_size_or_sections", "dim")),
     "chunk": _along(("input", "chunks", "dim")),
     "tensor_split": _along(("input", "indices_or_sections", "dim")),

@@ -43,6 +43,7 @@ from fractions import Fraction
 
 from archlens.graph import Graph, Node, ReceptiveField
 from archlens.metrics import rf_layout as L
+from archlens.metrics.rf_pointwise import ALONG_DIM, is_positionwise
 
 __all__ = ["receptive_fields", "feature_rf", "feature_node", "is_global_pool"]
 
@@ -191,7 +192,9 @@ def _spatial(shape: Sequence[int] | None) -> tuple[int, int] | None:
 _REDUCTIONS = {"mean", "sum", "amax", "amin", "max", "min", "std", "var", "logsumexp", "norm",
                "prod", "median", "nansum", "nanmean", "std_mean", "var_mean", "argmax", "argmin",
                "all", "any", "count_nonzero"}
-_MIX_ALONG = {"softmax", "log_softmax", "softmin", "cumsum", "cumprod"}
+_MIX_ALONG = {"softmax", "log_softmax", "softmin", "normalize", "sort", "argsort"}
+# prefix ops: unit i along the dim reads units 0..i -- a window that grows with the position
+_CUMULATIVE = {"cumsum", "cumprod", "cummax", "cummin", "logcumsumexp"}
 _RESIZE_WORDS = ("interpolate", "upsampl")
 _PAD_TYPES = {"pad", "zeropad2d", "constantpad2d", "reflectionpad2d", "replicationpad2d",
               "circularpad2d", "zeropad1d", "constantpad1d", "reflectionpad1d",
@@ -203,6 +206,7 @@ _SPLITS = {"split", "chunk", "tensor_split", "split_with_sizes"}
 _CATS = {"cat", "concat", "concatenate"}
 _ATTENTION = {"scaled_dot_product_attention", "multiheadattention"}
 _CONTRACTIONS = {"matmul", "mm", "bmm", "einsum", "linear", "lazylinear"}
+_SECOND_GIVES_SHAPE = {"reshape_as", "view_as", "expand_as", "type_as"}
 _AXIS_NAMES = ("H", "W")
 # ops that read only their input's shape / dtype: the result is a constant (no path from the image)
 _CONSTANT_MAKERS = {"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "zeros_like",
@@ -217,6 +221,12 @@ def _lower(node: Node) -> str:
 def _is_resize(node: Node) -> bool:
     t = _lower(node)
     return any(w in t for w in _RESIZE_WORDS)
+
+
+def _is_pad(node: Node) -> bool:
+    t = _lower(node)
+    return t in _PAD_TYPES or t.endswith("pad2d") \
+        or node.base_type.lower() in _PAD_TYPES  # a subclass of nn.ReflectionPad2d ...
 
 
 def _is_adaptive(node: Node) -> bool:
@@ -260,6 +270,18 @@ def _pads(node: Node) -> tuple[int, ...] | None:
     return None  # amounts not recorded: do not guess which side
 
 
+def _pad_after(node: Node, k: tuple[int, int], d: tuple[int, int],
+               p: tuple[int, int]) -> tuple[int, int]:
+    """The padding after the last pixel, per axis: ``p`` except for padding="same" with an even
+    window, where PyTorch puts the larger half after (the trace records the smaller one): at
+    stride 1 it is what the sizes imply, ``out - in - p + d(k-1)``."""
+    ins = node.in_shapes[0] if node.in_shapes else ()
+    if len(ins) < 2 or len(node.out_shape) < 2 or _pair(node.stride, 1) != (1, 1):
+        return p
+    return tuple(max(pp, int(o) - int(i) - pp + dd * (kk - 1))  # type: ignore[return-value]
+                 for o, i, pp, dd, kk in zip(node.out_shape[-2:], ins[-2:], p, d, k))
+
+
 def _conv_padding(node: Node, k: tuple[int, int], d: tuple[int, int]) -> tuple[int, int]:
     p = node.padding
     if isinstance(p, str):
@@ -291,6 +313,10 @@ class _Geo:
     # (``cover[2]``); slices whose phases together take every unit (Swin's patch merging,
     # x[..., 0::2, 0::2, :] ... cat) give back that span (see ``_phase_span``)
     cover: tuple | None = None
+    # unknown only, on a reflect pad's output: the geometry as if it padded with zeros, and the
+    # (before, after) amounts per axis. Exact again only through the next window op when the
+    # mirrored pixels fall inside its window (``_window_op``); every other op drops it
+    mirror: tuple | None = None
 
 
 def _span_of(g: "_Geo") -> tuple[Axis, Axis] | None:
@@ -390,10 +416,9 @@ def _collapse_axis(g: _Geo, st: tuple[Axis, Axis], a: int) -> tuple[Axis, Axis]:
 # ---- op rules -------------------------------------------------------------------------------
 
 def _elementwise(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
-    """Same grid (ReLU, BN, add, mul, LayerNorm over channels ...), with broadcasting. Also the
-    rule for ops archlens has no rule for: pointwise in space as long as every pixel dim keeps
-    its place and size (as before: an op that reorders pixels inside an unchanged shape, like a
-    sort along H, is not detected -- docs/receptive-field.md)."""
+    """Same grid (ReLU, BN, add, mul, LayerNorm over channels ...), with broadcasting: for ops
+    known to be position-wise (``rf_pointwise``), as long as every pixel dim keeps its place and
+    size."""
     out = tuple(ctx.node.out_shape)
     first = ins[0].layout
     if first is not None and all(g.layout == first for g in ins) \
@@ -534,7 +559,8 @@ def _reduce_op(ctx: _Ctx, g: _Geo) -> _Geo:
 
 
 def _mix_along_op(ctx: _Ctx, g: _Geo) -> _Geo:
-    """softmax / cumsum along a dim: the layout stays, the dim's positions are mixed."""
+    """softmax / normalize / sort along a dim: the layout stays, the dim's positions are mixed
+    (every output along the dim depends on every input along it)."""
     node = ctx.node
     if g.layout is None:
         return ctx.unknown("input layout unknown", None, (1, 1), [g])
@@ -549,6 +575,49 @@ def _mix_along_op(ctx: _Ctx, g: _Geo) -> _Geo:
     if isinstance(res, str):
         return ctx.unknown(res, g.layout, g.grid, [g])
     return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
+
+
+def _dim_pixels(ctx: _Ctx, g: _Geo, what: str) -> tuple[int, str] | _Geo:
+    """The node's recorded ``dim`` (non-negative) and the axis names it holds, or the unknown
+    result when the dim was not recorded."""
+    assert g.layout is not None
+    d = ctx.node.attrs.get("dim")
+    if not isinstance(d, int) or isinstance(d, bool):
+        return ctx.unknown(f"{what}: dim not recorded", None, (1, 1), [g])
+    d = d + len(g.layout) if d < 0 else d
+    if not 0 <= d < len(g.layout):
+        return ctx.unknown(f"{what}: dim {d} out of range", None, (1, 1), [g])
+    return d, "/".join(_AXIS_NAMES[a] for a in sorted(L.dim_axes(g.layout[d])))
+
+
+def _cumulative_op(ctx: _Ctx, g: _Geo) -> _Geo:
+    """cumsum / cummax ... along a dim: position-wise when the dim holds no pixels; along a
+    pixel axis unit i reads units 0..i, a window that grows with the position: unknown."""
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), [g])
+    res = _dim_pixels(ctx, g, ctx.node.type)
+    if isinstance(res, _Geo):
+        return res
+    if res[1]:
+        return ctx.unknown(f"{ctx.node.type} along the {res[1]} axis: unit i reads units 0..i, "
+                           "a window that grows with the position", None, (1, 1), [g])
+    return _elementwise(ctx, [g])
+
+
+def _along_dim_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    """index_select / gather / scatter ...: values move along ``dim`` only, so the op is
+    position-wise when that dim holds no pixels (LeNet-5's C3 table picks channels); along a
+    pixel axis the positions move (a reversed index is a flip): unknown."""
+    for g in ins:
+        if g.layout is None:
+            return ctx.unknown("input layout unknown", None, (1, 1), ins)
+        res = _dim_pixels(ctx, g, ctx.node.type)
+        if isinstance(res, _Geo):
+            return res
+        if res[1]:
+            return ctx.unknown(f"{ctx.node.type} along the {res[1]} axis: positions move",
+                               None, (1, 1), ins)
+    return _elementwise(ctx, ins)
 
 
 def _norm_stats_dims(node: Node, nd: int) -> list[int] | None:
@@ -605,19 +674,34 @@ def _window_op(ctx: _Ctx, g: _Geo) -> _Geo:
     if not L.is_nchw(g.layout, g.grid):
         return ctx.unknown("window op on a layout that is not (..., H, W)", None, (1, 1), [g])
     layout = _nchw_out(ctx, g)
+    k, d = _pair(node.kernel, 1), _pair(node.dilation, 1)
+    p = _conv_padding(node, k, d)
+    if g.mirror is not None and g.state is None:
+        # a reflect pad right before: border units read mirrored pixels, which stay inside this
+        # window when each pad is at most half of it (ReflectionPad2d(3) + a 7x7 conv)
+        state, amounts = g.mirror
+        if node.attrs.get("transposed") or any(2 * max(amounts[a]) + p[a] > d[a] * (k[a] - 1)
+                                               for a in (0, 1)):
+            return ctx.unknown("reflect padding wider than half the window after it: border "
+                               "units read mirrored pixels outside their window", None, (1, 1),
+                               [g])
+        g = replace(g, state=state, reason="", mirror=None)
+    mode = node.attrs.get("padding_mode")
+    if mode == "circular" and any(p):
+        return ctx.unknown("circular padding: the border units' windows wrap around to the far "
+                           "side", None, (1, 1), [g])
+    if mode == "reflect" and any(2 * after > d[a] * (k[a] - 1)
+                                 for a, after in enumerate(_pad_after(node, k, d, p))):
+        return ctx.unknown("reflect padding wider than half the window: border units read "
+                           "mirrored pixels outside their window", None, (1, 1), [g])
     if g.state is None:  # the span survives when the windows still touch every input unit
-        k, s = _pair(node.kernel, 1), _pair(node.stride, 1)
-        d, p = _pair(node.dilation, 1), _conv_padding(node, _pair(node.kernel, 1),
-                                                      _pair(node.dilation, 1))
+        s = _pair(node.stride, 1)
         out = _grid_of(layout)
         keeps = all(pp >= 0 and (m - 1) * ss - pp + dd * (kk - 1) >= n - 1
                     for kk, ss, dd, pp, n, m in zip(k, s, d, p, g.grid, out))
         return replace(g, layout=layout, grid=out, cover=None,
                        span=g.span if keeps and not node.attrs.get("transposed") else None)
-    k = _pair(node.kernel, 1)
     s = _pair(node.stride, 1)
-    d = _pair(node.dilation, 1)
-    p = _conv_padding(node, k, d)
     if node.attrs.get("transposed"):
         st = (_transposed(g.state[0], k[0], s[0], p[0], d[0], ctx.where()),
               _transposed(g.state[1], k[1], s[1], p[1], d[1], ctx.where()))
@@ -627,8 +711,21 @@ def _window_op(ctx: _Ctx, g: _Geo) -> _Geo:
     return _Geo(layout, _grid_of(layout), st, mixer=g.mixer)
 
 
+def _pad_mode(node: Node) -> str:
+    kind = node.base_type.lower()
+    for prefix, mode in (("reflectionpad", "reflect"), ("circularpad", "circular"),
+                         ("replicationpad", "replicate")):
+        if kind.startswith(prefix):
+            return mode
+    return str(node.attrs.get("mode") or "constant")
+
+
 def _pad_op(ctx: _Ctx, g: _Geo) -> _Geo:
     pads = _pads(ctx.node)
+    mode = _pad_mode(ctx.node)
+    if g.mirror is not None:  # a pad after a reflect pad: no window op in between
+        g = replace(g, mirror=None)
+    amounts = [(0, 0), (0, 0)]
     if g.layout is None:
         return ctx.unknown("input layout unknown", None, (1, 1), [g])
     if pads is None:
@@ -653,9 +750,19 @@ def _pad_op(ctx: _Ctx, g: _Geo) -> _Geo:
             return ctx.unknown(f"pad of a dim holding part of {_AXIS_NAMES[a]}", None, (1, 1),
                                [g])
         layout[i] = (L.seg(n, ((a, n, 1),)),)
+        amounts[a] = (max(left, 0), max(right, 0))
         if st is not None:
             st[a] = {j: c.shift(-left * j, -left * j, _ZERO) for j, c in st[a].items()}
     lay = tuple(layout)
+    padded = any(x > 0 for pair in amounts for x in pair)
+    if mode == "circular" and padded:
+        return ctx.unknown("circular padding: the border units' windows wrap around to the far "
+                           "side", None, (1, 1), [g])
+    if mode == "reflect" and padded and st is not None:
+        # zero-pad geometry, held back until a window op shows the mirrored pixels stay inside
+        return _Geo(lay, _grid_of(lay), None, reason="reflect padding: border units read "
+                    f"mirrored pixels ({ctx.where()}); exact again through a window at least "
+                    "twice the pad wide", mirror=(tuple(st), tuple(amounts)))
     return replace(g, layout=lay, grid=_grid_of(lay),
                    state=tuple(st) if st is not None else None)  # type: ignore[arg-type]
 
@@ -1128,7 +1235,8 @@ def _whole_keeps_layout(ctx: _Ctx, res: _Geo, ins: list[_Geo]) -> _Geo:
     node = ctx.node
     t = _lower(node)
     if t in _NOT_ELEMENTWISE or node.kernel is not None or _is_adaptive(node) \
-            or _is_resize(node) or t.endswith("pad2d"):
+            or _is_resize(node) or t.endswith("pad2d") \
+            or not is_positionwise(node.kind, t, node.base_type):
         return res
     out = tuple(node.out_shape)
     for g in ins:
@@ -1150,6 +1258,13 @@ def _adapt(g: _Geo, shape: Sequence[int], producer: Node) -> _Geo:
 
 
 def _node_geo(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    res = _node_rule(ctx, ins)
+    if res.mirror is not None and not _is_pad(ctx.node):
+        return replace(res, mirror=None)  # only a reflect pad's own consumer may redeem it
+    return res
+
+
+def _node_rule(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
     node = ctx.node
     t = _lower(node)
     if not ins:
@@ -1164,6 +1279,8 @@ def _node_geo(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
         if res.state is None:
             return _Geo(None, (1, 1), None, lost[0].reason)
         return _whole_keeps_layout(ctx, res, ins)
+    if t in _SECOND_GIVES_SHAPE and len(ins) == 2:
+        ins = ins[:1]  # x.reshape_as(y): y gives only a shape (or dtype), no path
     one = ins[0]
     if t in _ATTENTION:
         return _attention_op(ctx, ins)
@@ -1180,7 +1297,7 @@ def _node_geo(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
     if len(ins) == 1:
         if node.kernel is not None and not _is_adaptive(node):
             return _window_op(ctx, one)
-        if t in _PAD_TYPES or t.endswith("pad2d"):
+        if _is_pad(node):
             return _pad_op(ctx, one)
         if _is_adaptive(node):
             return _adaptive_op(ctx, one)
@@ -1198,12 +1315,19 @@ def _node_geo(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
             return _roll_op(ctx, one)
         if t in _MIX_ALONG:
             return _mix_along_op(ctx, one)
+        if t in _CUMULATIVE:
+            return _cumulative_op(ctx, one)
         if t in _REDUCTIONS and ("dim" in node.attrs or tuple(node.out_shape)
                                  != tuple(node.in_shapes[0])):
             return _reduce_op(ctx, one)
         stats = _norm_stats_dims(node, len(one.layout))
         if stats is not None:
             return _norm_op(ctx, one, stats)
+    if t in ALONG_DIM:
+        return _along_dim_op(ctx, ins)
+    if not is_positionwise(node.kind, t, node.base_type):
+        return ctx.unknown(f"no receptive-field rule for {node.type}: not known to be "
+                           "position-wise (it may move or mix pixels)", None, (1, 1), ins)
     return _elementwise(ctx, ins)
 
 
