@@ -370,7 +370,7 @@ def _index_attrs(op: str, args: tuple, kwargs: dict) -> dict[str, Any]:
     if not isinstance(x, torch.Tensor):
         return {}
     shape = _shape(x)
-    if op == "getitem":
+    if op in ("getitem", "setitem"):
         idx = basic_index(shape, args[1] if len(args) > 1 else kwargs.get("indices"))
     else:  # narrow(input, dim, start, length)
         bound = dict(zip(("input", "dim", "start", "length"), args))
@@ -388,7 +388,7 @@ def _index_attrs(op: str, args: tuple, kwargs: dict) -> dict[str, Any]:
 def function_geometry(op: str, args: tuple, kwargs: dict) -> tuple[dict[str, Any], dict[str, Any]]:
     """(geometry, attrs) of a functional op from its bound arguments."""
     base = op.rstrip("_")
-    if base in ("getitem", "narrow"):
+    if base in ("getitem", "narrow", "setitem"):
         return {}, _index_attrs(base, args, kwargs)
     sig = _SIGS.get(base)
     if sig is None:
@@ -701,6 +701,12 @@ class Tracer:
 
     # ----- functional ops -----------------------------------------------------------------
     def record_function(self, func: Callable, args: tuple, kwargs: dict, out: Any) -> None:
+        if out is None and len(args) > 2 and isinstance(args[0], torch.Tensor) \
+                and getattr(func, "__name__", "") == "__setitem__" \
+                and any(id(t) in self.producer for t in _tensors(args[2])):
+            # x[idx] = v with a traced v writes v into x: a node, or v's path would be lost (a
+            # constant v only masks positions, as masked_fill does: no node, as before)
+            out = args[0]
         outs = _tensors(out)
         if not outs:
             return

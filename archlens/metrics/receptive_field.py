@@ -915,6 +915,33 @@ def _index_op(ctx: _Ctx, g: _Geo) -> _Geo:
                    span=g.span if gr == g.grid else None, cover=cover)  # type: ignore[arg-type]
 
 
+def _setitem_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    """``x[idx] = v``: each position of the result is x's or v's at the same place, as long as
+    ``idx`` takes every unit of the pixel dims (``y[:, 0] = z``: a channel). Writing into part of
+    a pixel axis puts v's windows at shifted places: unknown. A constant v (``x[..., :2] = 0``)
+    masks positions, as ``masked_fill`` does: position-wise."""
+    node = ctx.node
+    idx = node.attrs.get("index")
+    if not isinstance(idx, (tuple, list)):
+        return ctx.unknown("assignment through an advanced or unrecorded index", None, (1, 1),
+                           ins)
+    target = ins[0] if node.in_shapes and tuple(node.in_shapes[0]) == tuple(node.out_shape) \
+        and ins[0].layout is not None and len(ins[0].layout) == len(idx) else None
+    if target is None:  # x itself is not traced (a constant buffer): only v's path
+        if not all(isinstance(e, (tuple, list)) and e[0] == 0 and e[2] == 1
+                   and e[1] == n for e, n in zip(idx, node.out_shape)):
+            return ctx.unknown("assignment of a traced value into part of an untraced tensor",
+                               None, (1, 1), ins)
+        return _elementwise(ctx, ins)
+    for e, d, n in zip(idx, target.layout, node.out_shape):
+        if L.dim_axes(d) and not (isinstance(e, (tuple, list)) and tuple(e) == (0, n, 1)):
+            axis = "/".join(_AXIS_NAMES[a] for a in sorted(L.dim_axes(d)))
+            if len(ins) > 1:
+                return ctx.unknown(f"assignment into part of the {axis} axis: the value's "
+                                   "windows land at shifted places", None, (1, 1), ins)
+    return _elementwise(ctx, ins)
+
+
 def _split_op(ctx: _Ctx, g: _Geo) -> _Geo:
     """split / chunk / unbind: the record's layout is its first piece's; consumers adapt."""
     node = ctx.node
@@ -1292,6 +1319,8 @@ def _node_rule(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
         return _linear_op(ctx, one)
     if t in _CATS:
         return _cat_op(ctx, ins)
+    if t == "setitem":
+        return _setitem_op(ctx, ins)
     if t == "stack":
         return _stack_op(ctx, ins)
     if len(ins) == 1:

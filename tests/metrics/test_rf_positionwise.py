@@ -58,6 +58,19 @@ class MyReflect(nn.ReflectionPad2d):
     """A subclass: typed by what it subclasses."""
 
 
+def _write_w(x):
+    y = x.clone()
+    y[:, :, :, :16] = F.avg_pool2d(x, 9, 1, 4)[:, :, :, :16]
+    return y
+
+
+def _write_channel(x):
+    y = torch.zeros_like(x)
+    y[:, 0] = F.avg_pool2d(x, 9, 1, 4)[:, 0]
+    y[:, 1, :, :3] = 0.0   # a constant into part of W: a mask, position-wise
+    return y
+
+
 def _reverse_w(x):
     return x.index_select(3, torch.arange(x.shape[3] - 1, -1, -1))
 
@@ -89,6 +102,7 @@ UNKNOWN = {
     "reflect_conv_even_same": (lambda: nn.Sequential(
         nn.Conv2d(2, 2, 4, padding="same", padding_mode="reflect"), nn.Conv2d(2, 2, 3)),
         "reflect padding wider"),
+    "setitem_into_part_of_w": (lambda: Around(_write_w), "assignment into part of the W axis"),
     "pixel_shuffle": (lambda: nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.PixelShuffle(2),
                                             nn.Conv2d(2, 2, 3, padding=1)), "PixelShuffle"),
 }
@@ -100,6 +114,7 @@ EXACT = {
         nn.ReflectionPad2d(3), nn.Conv2d(2, 2, 7), nn.ReLU(),
         MyReflect(1), nn.Conv2d(2, 2, 3), nn.ReLU(), nn.ReflectionPad2d((1, 1, 0, 0)),
         nn.Conv2d(2, 2, 3, padding=(1, 0))),
+    "setitem_channel": lambda: Around(_write_channel),
     "replicate_pad": lambda: Around(lambda x: F.pad(x, (2, 2, 2, 2), mode="replicate")),
     "index_select_channels": lambda: Around(lambda x: x.index_select(1, torch.tensor([1, 0]))),
     "gather_channels": lambda: Around(lambda x: x.gather(1, torch.zeros_like(x,
@@ -159,7 +174,8 @@ def test_ops_without_a_rule_are_unknown_naming_the_op(case):
 
 
 @pytest.mark.parametrize("case", ["rot90", "index_select_w", "lstm_along_w", "circular_conv",
-                                  "reflect_wider_than_the_window", "cumsum_w"])
+                                  "reflect_wider_than_the_window", "cumsum_w",
+                                  "setitem_into_part_of_w"])
 def test_the_old_pointwise_answer_was_wrong_by_the_probe(case):
     """The trap is real: the zero-padding, position-wise window (what the old fallback
     claimed: the two 3x3 convs' 5x5, or 7x7 / 5x5 with the pad) misses where the probe's
@@ -205,3 +221,16 @@ def test_the_allow_list_reads_pytorchs_pointwise_tag_and_types_modules_by_behavi
     assert is_positionwise("module", "mygelu", "GELU")       # class MyGELU(nn.GELU)
     assert not is_positionwise("module", "lstm", "LSTM")
     assert not is_positionwise("module", "pixelshuffle", "PixelShuffle")
+
+
+def test_an_assignment_is_a_node_on_the_data_path():
+    """``y[:, 0] = z`` used to leave no node: z's path (and its 9x9 pool) vanished from the graph
+    and from the field. Now the write is a node reading y and z, and the field is the pool's. A
+    constant written into part of W (``y[:, 1, :, :3] = 0``) stays no node: no path is lost."""
+    net = Around(_write_channel)
+    graph = trace_graph(net, (1, 2, H, W))
+    writes = [n for n in graph.nodes if n.type == "setitem"]
+    assert len(writes) == 1, [n.name for n in writes]  # the constant write is no node
+    assert len(writes[0].inputs) == 2 and any("getitem" in i for i in writes[0].inputs)
+    rf = _analyse(Around(_write_channel))
+    assert (rf.status, rf.size) == ("exact", (13, 13))  # 3 + 9 - 1 + 3 - 1
