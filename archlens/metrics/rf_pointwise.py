@@ -36,7 +36,7 @@ FUNCTIONS = frozenset({
     "bfloat16", "int", "long", "bool", "cpu", "cuda", "requires_grad", "alias",
     "expand", "expand_as", "broadcast_to", "repeat", "tile", "fill", "zero",
     "batch_norm", "instance_norm", "local_response_norm",
-    "hardswish", "floor_divide", "identity", "masked_scatter", "and", "or", "xor",
+    "hardswish", "floor_divide", "identity", "and", "or", "xor",
     "tril", "triu",   # masks by position: output i is input i or 0
 })
 

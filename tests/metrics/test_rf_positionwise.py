@@ -103,6 +103,9 @@ UNKNOWN = {
         nn.Conv2d(2, 2, 4, padding="same", padding_mode="reflect"), nn.Conv2d(2, 2, 3)),
         "reflect padding wider"),
     "setitem_into_part_of_w": (lambda: Around(_write_w), "assignment into part of the W axis"),
+    # the i-th source element goes to the i-th selected position: not position-wise
+    "masked_scatter": (lambda: Around(lambda x: x.masked_scatter(x > 0, F.avg_pool2d(x, 9, 1, 4))),
+                       "masked_scatter"),
     "pixel_shuffle": (lambda: nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.PixelShuffle(2),
                                             nn.Conv2d(2, 2, 3, padding=1)), "PixelShuffle"),
 }
