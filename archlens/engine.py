@@ -193,8 +193,9 @@ def _first_line(e: BaseException) -> str:
 def _forward_error(model_name: str, tracer: Tracer, e: BaseException,
                    input_shape: tuple[int, ...]) -> Exception:
     fp: FailurePoint = tracer.failure_point(e)
-    if tracer.first_empty is not None:  # an earlier op already produced an empty map
-        rec = next(r for r in tracer.records if r.name == tracer.first_empty)
+    empty = tracer.first_empty or tracer.first_slice_empty
+    if empty is not None:  # an earlier op already produced an empty map
+        rec = next(r for r in tracer.records if r.name == empty)
         return TooSmallInput(model_name, input_shape, rec.name, rec.type,
                              rec.in_shapes[0] if rec.in_shapes else (), rec.out_shape)
     if fp.kind == "function":

@@ -432,6 +432,24 @@ def function_geometry(op: str, args: tuple, kwargs: dict) -> tuple[dict[str, Any
     return geo, attrs
 
 
+# ops whose empty output is what the program asked for (a zero-length slice or split)
+_SELECTIONS = frozenset({"getitem", "narrow", "split", "chunk", "tensor_split", "split_with_sizes",
+                         "unbind", "index_select", "masked_select", "new_zeros", "new_ones",
+                         "new_full", "new_empty", "new_tensor", "zeros_like", "ones_like",
+                         "empty_like", "full_like", "rand_like", "randn_like"})
+
+
+def _empty_means_too_small(rec: OpRecord) -> bool:
+    """An empty output that says the input is too small: a window op (kernel, or an adaptive
+    pool) reading or making an empty map, or an op other than a selection emptying inputs that
+    were not empty. An op on an already empty slice (``x[:, :, :0].float()``) is neither."""
+    if rec.geometry.get("kernel") is not None or "adaptive" in rec.type.lower():
+        return True
+    if rec.type.rstrip("_") in _SELECTIONS:
+        return False
+    return not any(any(s == 0 for s in shape[1:]) for shape in rec.in_shapes)
+
+
 def _own_parameters(mod: nn.Module) -> Iterable[nn.Parameter]:
     """``mod.parameters()``: for a childless module (nearly every leaf) its own table, each
     parameter once, without ``named_modules``' generators (a fifth of a leaf's record)."""
@@ -508,7 +526,13 @@ class Tracer:
         self._handles: list[Any] = []
         self._leaf_in: list[tuple[nn.Module, list[torch.Tensor]]] = []
         self._mode = _FunctionRecorder(self)
-        self.first_empty: str | None = None  # first record whose output has a zero dimension
+        # first record whose empty output (a zero dimension) means the input is too small: a
+        # window op (conv, pool) reading or making an empty map, or any op emptying non-empty
+        # inputs except an explicit selection (``x[:, :, :0]``: timm's rope splits off zero
+        # prefix tokens that way, and the pass is fine). ``first_slice_empty``: such a
+        # selection, which explains a forward pass that then fails
+        self.first_empty: str | None = None
+        self.first_slice_empty: str | None = None
         self.current_fn = ""
         self.on_record: Callable[[OpRecord], None] | None = None  # called as each record lands
 
@@ -613,7 +637,10 @@ class Tracer:
         for o in outs:
             self._track(o, rec.name)
         if self.first_empty is None and outs and any(s == 0 for s in outs[0].shape[1:]):
-            self.first_empty = rec.name
+            if _empty_means_too_small(rec):
+                self.first_empty = rec.name
+            elif self.first_slice_empty is None:
+                self.first_slice_empty = rec.name
 
     # ----- module hooks -------------------------------------------------------------------
     def _pre(self, m: nn.Module, args: tuple, kwargs: dict) -> None:
