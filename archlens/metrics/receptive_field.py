@@ -852,6 +852,10 @@ def _index_op(ctx: _Ctx, g: _Geo) -> _Geo:
         return ctx.unknown("input layout unknown", None, (1, 1), [g])
     if not isinstance(idx, (tuple, list)):
         return ctx.unknown("advanced or unrecorded index", None, (1, 1), [g])
+    if 0 in tuple(ctx.node.out_shape):
+        # a zero-length slice (timm's rope attention splits off zero prefix tokens with
+        # q[:, :, :0]): no element, so no path from the image -- like a constant
+        return _Geo(tuple(L.plain(n) for n in ctx.node.out_shape), (1, 1), ({}, {}))
     st = list(g.state) if g.state is not None else None
     grid = list(g.grid)
     out: list[L.Dim] = []

@@ -58,3 +58,16 @@ def test_a_crop_that_empties_the_map_is_still_too_small(device, size, where):
     assert f"input 3x{size}x{size} is too small for Crop" in str(e.value)
     assert where in str(e.value)
     assert "the smallest input that works is 3x13x13" in str(e.value)
+
+
+def test_the_empty_piece_has_no_path_and_the_tokens_keep_their_window():
+    """The zero-length prefix is like a constant: the concatenated tokens keep the patch conv's
+    exact 4x4 / 4 window (it used to be unknown: "slice drops pixels of a concatenated dim"), so
+    does the feature RF (the last token map), and the mean over the tokens sees all 32 px."""
+    a = analyze_model(PrefixSplit(), (3, 32, 32), device="meta")
+    cat = next(n for n in a.graph.nodes if n.type == "cat")
+    assert (cat.rf.status, cat.rf.size, cat.rf.stride, cat.rf.padding) == \
+        ("exact", (4, 4), (4, 4), (0, 0))
+    assert (a.feature_rf.status, a.feature_rf.size) == ("exact", (4, 4))
+    mean = next(n for n in a.graph.nodes if n.type == "mean")
+    assert (mean.rf.status, mean.rf.size) == ("global", (32, 32))
