@@ -243,6 +243,10 @@ def module_attrs(m: nn.Module) -> dict[str, Any]:
     """Attributes of a leaf module for the RF pass (layouts it assumes)."""
     if isinstance(m, nn.MultiheadAttention):
         return {"batch_first": bool(m.batch_first)}
+    if isinstance(m, nn.RNNBase):  # LSTM, GRU, RNN: which dim is the sequence, both directions?
+        return {"batch_first": bool(m.batch_first), "bidirectional": bool(m.bidirectional),
+                "hidden_size": int(m.hidden_size), "num_layers": int(m.num_layers),
+                "proj_size": int(getattr(m, "proj_size", 0) or 0)}
     if isinstance(m, nn.Softmax | nn.LogSoftmax | nn.Softmin) and m.dim is not None:
         return {"dim": int(m.dim)}  # may be negative: resolved against the input's rank later
     if isinstance(m, nn.LayerNorm) or type(m).__name__ == "RMSNorm":

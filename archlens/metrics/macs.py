@@ -337,6 +337,14 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
             from torch.utils.flop_counter import sdpa_flop_count
             return sdpa_flop_count(q, k, v)
 
+        def mkldnn_rnn_layer(x, w_ih, w_hh, *args, out_shape=None, **kwargs) -> int:
+            # nn.LSTM on the CPU: one fused op per layer and direction (elsewhere, and with
+            # proj_size, aten::lstm decomposes into per-step linears, counted as such). Each
+            # weight matrix is applied once per step and batch element -- what the
+            # decomposition's linears count; biases and gates, as for linear, are no MACs.
+            # fvcore has no handle for aten::lstm (docs/engine.md, "fvcore undercounts")
+            return 2 * math.prod(x[:-1]) * (math.prod(w_ih) + math.prod(w_hh))
+
         table = {
             aten.native_batch_norm: batch_norm,
             aten._native_batch_norm_legit: bn_legit,
@@ -349,6 +357,7 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
             aten.upsample_bilinear2d: upsample_bilinear,
             aten.grid_sampler_2d: upsample_bilinear,
             aten._scaled_dot_product_flash_attention_for_cpu: sdpa,
+            aten.mkldnn_rnn_layer: mkldnn_rnn_layer,
         }
         out: dict[Any, Any] = {}
         for packet, f in table.items():

@@ -206,6 +206,7 @@ _SPLITS = {"split", "chunk", "tensor_split", "split_with_sizes"}
 _CATS = {"cat", "concat", "concatenate"}
 _ATTENTION = {"scaled_dot_product_attention", "multiheadattention"}
 _CONTRACTIONS = {"matmul", "mm", "bmm", "einsum", "linear", "lazylinear"}
+_RNNS = {"LSTM", "GRU", "RNN"}
 _SECOND_GIVES_SHAPE = {"reshape_as", "view_as", "expand_as", "type_as"}
 _AXIS_NAMES = ("H", "W")
 # ops that read only their input's shape / dtype: the result is a constant (no path from the image)
@@ -618,6 +619,45 @@ def _along_dim_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
             return ctx.unknown(f"{ctx.node.type} along the {res[1]} axis: positions move",
                                None, (1, 1), ins)
     return _elementwise(ctx, ins)
+
+
+def _rnn_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
+    """nn.LSTM / GRU / RNN over (L, N, C) (``batch_first``: (N, L, C); unbatched: (L, C)): the
+    features are a new channel dim; along the sequence dim a bidirectional layer lets every
+    step read every step (global on the axes held there: a CRNN's BiLSTM along W, Sequencer's
+    along H and W), one direction reads steps 0..i (a window that grows with the position:
+    unknown). A sequence dim without pixels is position-wise."""
+    node = ctx.node
+    g = ins[0]
+    if g.layout is None:
+        return ctx.unknown("input layout unknown", None, (1, 1), ins)
+    if len(ins) > 1:
+        return ctx.unknown(f"{node.type} with a traced initial state", None, (1, 1), ins)
+    nd = len(g.layout)
+    out = tuple(node.out_shape)
+    if nd not in (2, 3) or len(out) != nd or L.dim_axes(g.layout[-1]):
+        return ctx.unknown(f"{node.type} input is not (sequence, batch, features)", None,
+                           (1, 1), ins)
+    layout = g.layout[:-1] + (L.plain(out[-1]),)
+    if tuple(L.dim_size(d) for d in layout) != out:
+        return ctx.unknown(f"{node.type} output does not match its input", None, (1, 1), ins)
+    seq = 0 if nd == 2 or not node.attrs.get("batch_first") else 1
+    axes = L.dim_axes(layout[seq])
+    g = replace(g, layout=layout, mirror=None)
+    if not axes:
+        return g
+    if not node.attrs.get("bidirectional"):
+        axis = "/".join(_AXIS_NAMES[a] for a in sorted(axes))
+        return ctx.unknown(f"{node.type} along the {axis} axis in one direction: unit i reads "
+                           "units 0..i, a window that grows with the position", None, (1, 1),
+                           ins)
+    g = _from_span(g, [seq])
+    if g.state is None:
+        return g
+    res = _mix_dims(ctx, g, [seq], f"bidirectional {node.type} over positions")
+    if isinstance(res, str):
+        return ctx.unknown(res, g.layout, g.grid, [g])
+    return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
 
 
 def _norm_stats_dims(node: Node, nd: int) -> list[int] | None:
@@ -1323,6 +1363,8 @@ def _node_rule(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
         return _linear_op(ctx, one)
     if t in _CATS:
         return _cat_op(ctx, ins)
+    if node.base_type in _RNNS:
+        return _rnn_op(ctx, ins)
     if t == "setitem":
         return _setitem_op(ctx, ins)
     if t == "stack":

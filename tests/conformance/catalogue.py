@@ -113,6 +113,7 @@ TIMM = [
     ("mixer_s16_224", "mlp-mixer"), ("deit_tiny_patch16_224", "deit"),
     ("edgenext_xx_small", "edgenext (hybrid)"), ("gernet_s", "gernet"),
     ("tf_mixnet_s", "mixnet (TF same padding)"), ("selecsls42b", "selecsls"),
+    ("sequencer2d_s", "sequencer (BiLSTM along H and W)"),
 ]
 
 SEGMENTATION = ["fcn_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"]
@@ -686,10 +687,28 @@ def _pool3d_macs(nd) -> int:
     return math.prod(nd.in_shapes[0])
 
 
+def _lstm_macs(nd) -> int:
+    """``nn.LSTM`` (fvcore has no handle for ``aten::lstm``), the paper arithmetic per step and
+    batch element: each layer and direction multiplies its input (I for the first layer, then
+    dirs x P) and its hidden state (P = proj_size or H) by four gates' weights (4H each), plus
+    the projection (P x H) when there is one."""
+    x = nd.in_shapes[0]
+    steps = math.prod(x[:-1])
+    h, proj = int(nd.attrs["hidden_size"]), int(nd.attrs.get("proj_size") or 0)
+    p = proj or h
+    dirs = 2 if nd.attrs.get("bidirectional") else 1
+    total, i = 0, int(x[-1])
+    for _ in range(int(nd.attrs["num_layers"])):
+        total += dirs * (4 * h * i + 4 * h * p + (p * h if proj else 0))
+        i = dirs * p
+    return steps * total
+
+
 FVCORE_UNCOUNTED = {
     "aten::scaled_dot_product_attention": (("scaled_dot_product_attention",
                                             "MultiheadAttention"), _sdpa_macs),
     "aten::adaptive_avg_pool3d": (("adaptive_avg_pool3d", "AdaptiveAvgPool3d"), _pool3d_macs),
+    "aten::lstm": (("LSTM",), _lstm_macs),
 }
 
 

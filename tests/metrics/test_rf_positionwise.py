@@ -81,8 +81,7 @@ UNKNOWN = {
         x, torch.zeros(x.shape[0], x.shape[2], x.shape[3], 2, dtype=x.dtype),
         align_corners=False)), "grid_sample"),
     "fft": (lambda: Around(lambda x: torch.fft.ifft2(torch.fft.fft2(x)).real), "fft"),
-    "lstm_along_w": (lambda: AlongW(False), "LSTM"),
-    "bilstm_along_w": (lambda: AlongW(True), "LSTM"),
+    "lstm_along_w": (lambda: AlongW(False), "LSTM along the W axis in one direction"),
     "index_select_w": (lambda: Around(_reverse_w), "index_select along the W axis"),
     "gather_w": (lambda: Around(lambda x: x.gather(3, torch.zeros_like(x, dtype=torch.long))),
                  "gather along the W axis"),
@@ -118,6 +117,8 @@ EXACT = {
         MyReflect(1), nn.Conv2d(2, 2, 3), nn.ReLU(), nn.ReflectionPad2d((1, 1, 0, 0)),
         nn.Conv2d(2, 2, 3, padding=(1, 0))),
     "setitem_channel": lambda: Around(_write_channel),
+    # both directions: every step reads every step -- the whole row (W window = 32, stride 0)
+    "bilstm_along_w": lambda: AlongW(True),
     "replicate_pad": lambda: Around(lambda x: F.pad(x, (2, 2, 2, 2), mode="replicate")),
     "index_select_channels": lambda: Around(lambda x: x.index_select(1, torch.tensor([1, 0]))),
     "gather_channels": lambda: Around(lambda x: x.gather(1, torch.zeros_like(x,
