@@ -1,4 +1,4 @@
-"""Conformance run: archlens on every torchvision classification builder, 40 timm families,
+"""Conformance run: archlens on every torchvision classification builder, 42 timm families,
 3 segmentation models, 3 Conv3d video models and a Conv1d net, against independent references
 (``tests/conformance/catalogue.py``); writes ``docs/conformance.md``.
 
