@@ -1576,6 +1576,26 @@ def feature_rf(graph: Graph, rfs: Mapping[str, ReceptiveField | None]) -> Recept
     status and the node it was measured at (``node``)."""
     name = feature_node(graph, rfs)
     if name is None:
-        return None
+        return _other_rank(graph)
     rf = rfs[name]
     return None if rf is None else replace(rf, node=name)
+
+
+def _other_rank(graph: Graph) -> ReceptiveField | None:
+    """A model whose input is not an image (N, C, H, W) but which slides windows along its own
+    positions (Conv1d over audio, Conv3d over video): its receptive field exists but is not
+    modelled, so it is ``unknown`` with that reason (at the last such window), never a silent
+    "no spatial layers". ``None`` for models without any (an MLP, a transformer on tokens)."""
+    if len(graph.input.out_shape) == 4:
+        return None
+    last = None
+    for node in graph.nodes[1:]:
+        nk = len(node.kernel or ())
+        if nk in (1, 3) and node.in_shapes and len(node.in_shapes[0]) == nk + 2:
+            last = node
+    if last is None:
+        return None
+    what = {1: "1-d (N, C, L)", 3: "3-d (N, C, T, H, W)"}[len(last.kernel)]
+    return ReceptiveField.unknown(
+        f"receptive fields are modelled on 2-d images (N, C, H, W); this model's windows are "
+        f"{what} ({last.base_type or last.type} at {last.name})", node=last.name)
