@@ -187,6 +187,14 @@ def _instance_norm(args: tuple, kwargs: dict, tracked: Tracked) -> dict[str, Any
     return {"input_stats": bool(b.get("use_input_stats", True))}
 
 
+def _batch_norm(args: tuple, kwargs: dict, tracked: Tracked) -> dict[str, Any]:
+    """batch_norm (``F.batch_norm`` and ``torch.batch_norm``, both with ``training`` sixth):
+    statistics of this batch over every position when training; running ones otherwise.
+    Recorded only when true, so the usual eval-mode call keeps no attribute."""
+    b = _bind(("input", "a", "b", "c", "d", "training"), args, kwargs)
+    return {"input_stats": True} if b.get("training") is True else {}
+
+
 _RED = _reduce()
 FUNCTIONS: dict[str, Callable[[tuple, dict, Tracked], dict[str, Any]]] = {
     "permute": _permute,
@@ -219,6 +227,7 @@ FUNCTIONS: dict[str, Callable[[tuple, dict, Tracked], dict[str, Any]]] = {
     "matmul": _operands, "mm": _operands, "bmm": _operands,
     "einsum": _einsum,
     "layer_norm": _layer_norm, "rms_norm": _layer_norm, "instance_norm": _instance_norm,
+    "batch_norm": _batch_norm,
 }
 
 # tensor methods whose dim defaults differ from the functional form
@@ -257,6 +266,12 @@ def module_attrs(m: nn.Module) -> dict[str, Any]:
         # eval with running statistics is per-pixel; otherwise the statistics span the map
         return {"input_stats": not (m.track_running_stats and not m.training
                                     and m.running_mean is not None)}
+    if isinstance(m, nn.modules.batchnorm._BatchNorm) and (
+            m.training or (m.running_mean is None and m.running_var is None)):
+        # PyTorch's own rule (`bn_training`): without running statistics (track_running_stats
+        # =False) even eval mode normalises by this batch's statistics, over every position.
+        # Recorded only then: an ordinary eval-mode BatchNorm keeps no attribute.
+        return {"input_stats": True}
     if isinstance(m, nn.Flatten):
         return {"start_dim": int(m.start_dim), "end_dim": int(m.end_dim)}
     return {}

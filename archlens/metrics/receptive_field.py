@@ -662,13 +662,17 @@ def _rnn_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
 
 def _norm_stats_dims(node: Node, nd: int) -> list[int] | None:
     """The dims a normalisation's statistics span, when they are computed from the input
-    itself (None: per-position in this pass -- BatchNorm in eval, LayerNorm over channels
+    itself (None: per-position in this pass -- BatchNorm in eval with running statistics,
+    LayerNorm over channels
     only, an InstanceNorm with running statistics, LocalResponseNorm across channels)."""
     kind = {_lower(node), node.base_type.lower().lstrip("_")}
     if kind & {"groupnorm", "group_norm"}:
         return list(range(1, nd))          # (C/G, *spatial) of each group
     if kind & {"instancenorm1d", "instancenorm2d", "instancenorm3d", "instance_norm"}:
         return list(range(2, nd)) if node.attrs.get("input_stats", True) else None
+    if any("batchnorm" in k for k in kind) or "batch_norm" in kind:
+        # per channel over (N, *spatial) when it uses this batch's statistics (no running ones)
+        return [0, *range(2, nd)] if node.attrs.get("input_stats") else None
     if kind & {"layernorm", "layer_norm", "rmsnorm", "rms_norm"}:
         k = int(node.attrs.get("norm_ndim", 1))
         return list(range(max(0, nd - k), nd))

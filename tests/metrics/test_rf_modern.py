@@ -280,7 +280,10 @@ class _NormNet(nn.Module):
         self.norm = {"group": lambda: nn.GroupNorm(2, 4), "instance": lambda: nn.InstanceNorm2d(4),
                      "layer_chw": lambda: nn.LayerNorm((4, 16, 16)),
                      "layer_c": lambda: nn.LayerNorm(4), "batch": lambda: nn.BatchNorm2d(4),
-                     "functional_group": lambda: nn.Identity()}[kind]()
+                     # no running statistics: even eval mode normalises by the batch's own
+                     "batch_no_running": lambda: nn.BatchNorm2d(4, track_running_stats=False),
+                     "functional_group": lambda: nn.Identity(),
+                     "functional_batch_train": lambda: nn.Identity()}[kind]()
         self.conv2 = nn.Conv2d(4, 4, 3, padding=1)
 
     def forward(self, x):
@@ -289,6 +292,8 @@ class _NormNet(nn.Module):
             x = self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         elif self.kind == "functional_group":
             x = torch.nn.functional.group_norm(x, 2)
+        elif self.kind == "functional_batch_train":
+            x = torch.nn.functional.batch_norm(x, None, None, training=True)
         else:
             x = self.norm(x)
         return self.conv2(x)
@@ -299,6 +304,8 @@ class _NormNet(nn.Module):
     ("instance", "InstanceNorm2d statistics over positions in norm"),
     ("layer_chw", "LayerNorm statistics over positions in norm"),
     ("functional_group", "group_norm statistics over positions in group_norm"),
+    ("batch_no_running", "BatchNorm2d statistics over positions in norm"),
+    ("functional_batch_train", "batch_norm statistics over positions in batch_norm"),
 ])
 def test_norms_whose_statistics_span_the_map_are_global_by_the_real_norm_probe(kind, mixer):
     # the probe keeps the norms real here: the mean and variance couple every position
