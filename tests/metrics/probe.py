@@ -204,7 +204,12 @@ def probe(run: Callable[[torch.Tensor], torch.Tensor], input_shape: tuple[int, .
         target = y[0, :, ch, :]
     else:
         target = y[0, :, :, cw]
-    target.sum().backward()
+    # channels weighted 1..2, not summed plainly: a plain channel sum of a LayerNorm output
+    # (weight 1, bias 0 after prepare) is identically 0, so its gradient is only rounding
+    # noise -- torchvision vit_l_16's probe at encoder.ln read "zero gradient everywhere" once
+    # that noise happened to vanish. Positive weights keep a positive net's support unchanged.
+    wts = torch.linspace(1.0, 2.0, target.shape[0], dtype=target.dtype)
+    (target * wts.reshape((-1,) + (1,) * (target.dim() - 1))).sum().backward()
     rows, cols = support(x.grad)
     return rows, cols, (h, w)
 

@@ -307,3 +307,17 @@ def test_zoo_feature_rf_equals_probe(name):
     small = _smallest_input(model, c, (hh, ww))
     prepare(model)
     _probe_and_compare(model, c, small, graph, rfs, node, name)
+
+
+def test_probe_target_is_not_cancelled_by_a_final_layernorm():
+    """A plain channel sum of a LayerNorm output (weight 1, bias 0) is identically zero, so its
+    gradient is rounding noise: on a constant input it is exactly zero and the probe used to
+    raise "zero gradient everywhere" (torchvision vit_l_16 at encoder.ln, 2026-12-04). The
+    probe weights the channels 1..2, so a per-position LayerNorm gives the 1x1 window."""
+    ln = torch.nn.LayerNorm(3).double()
+
+    def run(x):  # LayerNorm over the channels of an NCHW map, channels-last inside
+        return ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    rows, cols, hw = probe(run, (1, 3, 9, 9), keep_norms=True)  # as for a global claim
+    assert hw == (9, 9) and rows == (4, 4) and cols == (4, 4)
