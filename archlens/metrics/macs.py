@@ -398,6 +398,13 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
         packet = func._overloadpacket
         if packet in self.table or packet is aten.mean:
             return
+        t = self.tracer
+        if t is not None and t.leaf_depth and isinstance(t._leaf_in[-1][0], torch.nn.RNNBase):
+            # an LSTM/GRU/RNN's gates (sigmoid, tanh, mul, split): inside the fused CPU kernel
+            # (aten.mkldnn_rnn_layer, counted by its matmuls) they are never dispatched, on meta
+            # the decomposition shows them. The layer is its matmuls on both devices (fvcore's
+            # convention for elementwise ops), so the gates are not listed on either.
+            return
         name = _OBSERVED_NAMES.get(packet)
         if name is None:
             name = "aten::" + packet.__name__.lstrip("_")
