@@ -2,6 +2,7 @@
 
     python benchmarks/bench_dashboard.py [--model inception_v3] [--other resnet50]
                                          [--repeats N] [--no-server] [--no-apptest]
+                                         [--no-baseline]
                                          [--device meta|cpu] [--screenshots DIR]
                                          [--profile FILE]
 
@@ -33,6 +34,11 @@ Two measurements:
    used for it: the work, which other users' load does not inflate the way it does wall
    time (on an idle machine the wall time is about this work spread over the cores, plus
    round trips).
+
+3. The baseline (after the real server, unless ``--no-baseline``): a bare Streamlit page with
+   one ``st.metric``, served with the same flags and opened the same way. The dashboard's
+   first render is printed as a ratio to it: the floor Streamlit and Chromium put under any
+   page on this machine.
 
 Numbers depend on the machine and its load; the load average is printed with them.
 """
@@ -381,6 +387,89 @@ def bench_server(model: str, other: str, shots: Path | None = None,
     return out
 
 
+_BARE_APP = """import streamlit as st
+st.metric("Feature receptive field (px)", 1311)
+"""
+
+
+def bench_bare(repeats: int = 5) -> dict[str, float]:
+    """The baseline, in the same process and conditions: a bare Streamlit page holding one
+    ``st.metric``, served by ``streamlit run`` with the dashboard's own server flags, opened
+    in the same Chromium at the same viewport (first visitor, new visitors, reloads). What
+    Streamlit itself costs on this machine, before archlens draws anything: the dashboard's
+    first render divided by it is a measure the machine's speed and load mostly cancel out of.
+    """
+    import signal
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        return {}
+    out: dict[str, float] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="archlens-bare-"))
+    app = tmp / "bare.py"
+    app.write_text(_BARE_APP)
+    port = _free_port()
+    log = open(tmp / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+         "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+         "--server.fileWatcherType", "none"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"bare server exited with {proc.returncode}; see {log.name}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                            timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}/"
+        viewport = {"width": 1440, "height": 900}
+
+        def shown(page, reload: bool = False) -> float:
+            if not reload:
+                page.goto("about:blank")
+            t = time.perf_counter()
+            page.reload() if reload else page.goto(base)
+            page.get_by_text("Feature receptive field (px)").wait_for(timeout=120_000)
+            page.get_by_text("1,311").or_(page.get_by_text("1311")).first.wait_for(
+                timeout=120_000)
+            return time.perf_counter() - t
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=exe, args=["--no-sandbox"])
+            ctx = browser.new_context(viewport=viewport)
+            out["bare page: the first visitor"] = shown(ctx.new_page())
+            ctx.close()
+            new, again = [], []
+            for _ in range(repeats):
+                ctx = browser.new_context(viewport=viewport)
+                page = ctx.new_page()
+                new.append(shown(page))
+                again.append(shown(page, reload=True))
+                ctx.close()
+            out[f"bare page: a new visitor [median of {repeats}]"] = _median(new)
+            out[f"bare page: a reload [median of {repeats}]"] = _median(again)
+            browser.close()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="inception_v3")
@@ -390,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="samples per median (default: 5)")
     ap.add_argument("--no-server", action="store_true", help="skip the real-server part")
     ap.add_argument("--no-apptest", action="store_true", help="skip the in-process part")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the bare Streamlit page measured after the real server")
     ap.add_argument("--screenshots", type=Path, metavar="DIR",
                     help="also save a PNG of every tab of the real server into DIR")
     ap.add_argument("--profile", type=Path, metavar="FILE",
@@ -420,6 +511,21 @@ def main(argv: list[str] | None = None) -> int:
             v = next((v for k, v in srv.items() if k.startswith(prefix)), None)
             if v is not None:
                 print(f"  -> {what}: {v:.2f} s vs target {target} s: {_ok(v, target)}")
+        if not args.no_baseline:
+            bare = bench_bare(args.repeats)
+            print("\nBaseline, same process: a bare Streamlit page with one st.metric "
+                  "(streamlit run, the dashboard's server flags, the same Chromium):")
+            for k, v in bare.items():
+                print(f"  {k:<90} {v:7.2f} s")
+            for mine, theirs, what in (("health ok", "bare page: the first", "first visitor"),
+                                       ("new visitor", "bare page: a new", "new visitor"),
+                                       ("reload", "bare page: a reload", "reload")):
+                a = next((v for k, v in srv.items() if k.startswith(mine)), None)
+                b = next((v for k, v in bare.items() if k.startswith(theirs)), None)
+                if a is not None and b:
+                    print(f"  -> {what}: the dashboard's {args.model} overview {a:.2f} s = "
+                          f"{a / b:.2f}x the bare page ({b:.2f} s); the 2 s target is "
+                          f"{FIRST_RENDER_TARGET_S / b:.2f}x the bare page here")
     print(f"\n({_load()})")
     return 0
 

@@ -94,7 +94,16 @@ def streamlit_command(app: Path, *, host: str, port: int, headless: bool,
            # script run, ~0.6 CPU s per new visitor (docs/dashboard.md "Speed"); a served
            # dashboard does not hot-reload its own code (a user's model file is re-read by
            # its mtime, not through the watcher)
-           "--server.fileWatcherType", "none"]
+           "--server.fileWatcherType", "none",
+           # no forced full garbage collection after every script run: with torch and an
+           # analysis in memory, gc.collect(2) holds the GIL for ~0.25 s on this CI machine
+           # while the event loop waits to send the run's last messages, on every click,
+           # switch and first page (py-spy, docs/dashboard.md "Speed"); Python's own
+           # generational collector still runs
+           "--runner.postScriptGC", "false",
+           # no "magic" (bare expressions written to the page): the app uses none, and its
+           # AST pass cost the server's first visitor ~0.15 s (py-spy)
+           "--runner.magicEnabled", "false"]
     for name in allowed_hosts(host, allow_host):
         cmd += ["--server.allowedHosts", name]
     if allow_user_code:

@@ -54,6 +54,8 @@ def test_defaults_bind_loopback_and_disable_stats(captured, capsys, monkeypatch)
     assert _opt(argv, "--server.headless") == "false"
     assert _opt(argv, "--browser.gatherUsageStats") == "false"
     assert _opt(argv, "--server.fileWatcherType") == "none"  # no module walk per run
+    assert _opt(argv, "--runner.postScriptGC") == "false"  # no full gc.collect per rerun
+    assert _opt(argv, "--runner.magicEnabled") == "false"  # no AST pass on the first run
     assert "--allow-user-code" not in argv
     assert dashboard_cmd.ALLOW_USER_CODE_ENV not in c["env"]
     assert "warning" not in capsys.readouterr().err
