@@ -43,6 +43,7 @@ from _dashboard_panzoom import clicked_node, graph_viewer  # noqa: E402
 TABS = ("Overview", "Layers", "Graph", "Charts", "Receptive field", "Principles", "Compare",
         "Benchmarks", "Profile", "Sweep")
 DEPTHS = ("all", 1, 2, 3, 4, 5)
+MAX_BATCH = 4096
 ALL_FAMILIES = "all families"
 SMALLEST_DEFAULT = (3, 224, 224)
 # Material icons ship with Streamlit (no emoji font needed, works offline).
@@ -167,7 +168,17 @@ class Selection:
         self.units = data.Units("MACs")
         self.device = "meta"
         self.error: BaseException | None = None
+        self.error_what = "Input size"
         self.card: dict[str, Any] = {}
+
+
+def parse_batch(text: str) -> int:
+    """The batch field: a whole number from 1 to ``MAX_BATCH`` (one-line error otherwise)."""
+    from archlens.errors import InputShapeError
+    t = (text or "").strip()
+    if not (t.isascii() and t.isdigit()) or not 1 <= int(t) <= MAX_BATCH:
+        raise InputShapeError(f"expected a whole number from 1 to {MAX_BATCH}, got {t!r}")
+    return int(t)
 
 
 def _reset_input(text: str) -> None:
@@ -250,13 +261,20 @@ def sidebar(allow_user_code: bool) -> Selection:
             sel.chw = parse_shape(text)
         except Exception as e:  # noqa: BLE001 - shown in the page
             sel.error = e
-        sel.batch = int(st.number_input("Batch (N)", min_value=1, max_value=4096, value=1,
-                                        step=1, key="batch",
-                                        **_kw(st.number_input, bind="query-params")))
-        depth = st.select_slider("Aggregation depth", options=DEPTHS, value="all", key="depth",
-                                 help="'all': every layer; k: layers grouped by the first k "
-                                      "components of their module path (table and graph)",
-                                 **_kw(st.select_slider, bind="query-params"))
+        # A text field and a selectbox, not st.number_input / st.select_slider: those two widget
+        # types cost a new visitor's browser ~0.2 s of extra JavaScript (their chunks pull in
+        # number and date formatting libraries; measured A/B, docs/dashboard.md "Speed")
+        btext = st.text_input("Batch (N)", "1", key="batch", help=f"1 to {MAX_BATCH}",
+                              **_kw(st.text_input, bind="query-params"))
+        try:
+            sel.batch = parse_batch(btext)
+        except Exception as e:  # noqa: BLE001 - shown in the page
+            if sel.error is None:
+                sel.error, sel.error_what = e, "Batch"
+        depth = st.selectbox("Aggregation depth", options=DEPTHS, key="depth",
+                             help="'all': every layer; k: layers grouped by the first k "
+                                  "components of their module path (table and graph)",
+                             **_kw(st.selectbox, bind="query-params"))
         sel.depth = None if depth == "all" else int(depth)
         units = st.radio("Units", ("MACs", "FLOPs"), key="units", horizontal=True,
                          help="MACs = multiply-accumulates (what archlens stores); "
@@ -280,7 +298,7 @@ def _card_input(sel: Selection) -> str:
 def load_analysis(sel: Selection):
     """The cached analysis, or None after showing the error (and ways out) in the page."""
     if sel.error is not None:
-        _show_failure("Input size", sel.error)
+        _show_failure(sel.error_what, sel.error)
         _recovery_buttons(sel, None)
         return None
     try:

@@ -220,7 +220,7 @@ def test_graph_tab_component_data():
     at = _tab(_tab(at, "Overview"), "Graph")
     assert _graph_data(at)["svg"] is None
     # another drawing (depth 1) is sent
-    at.select_slider(key="depth").set_value(1).run()
+    at.selectbox(key="depth").set_value(1).run()
     _clean(at)
     depth1 = _graph_data(at)
     assert depth1["svg"].lstrip().startswith("<svg") and depth1["key"] != page["key"]
@@ -272,8 +272,8 @@ def test_url_with_every_parameter_opens_that_view():
     _clean(at)
     assert at.selectbox(key="model").value == "resnet50"
     assert at.text_input(key="input").value == "3x192x192"
-    assert at.number_input(key="batch").value == 2
-    assert at.select_slider(key="depth").value == 2
+    assert at.text_input(key="batch").value == "2"
+    assert at.selectbox(key="depth").value == 2
     assert at.radio(key="units").value == "FLOPs"
     assert at.radio(key="device").value == "meta"
     assert at.session_state["tab"] == "Graph"
@@ -314,6 +314,20 @@ def test_bad_input_is_an_error_message_not_an_exception(text, words):
     at.button(key="reset_input").click().run()
     _clean(at)
     assert at.text_input(key="input").value == "3x299x299"
+
+
+@pytest.mark.parametrize("text", ["0", "4097", "two", "1.5", "-3", "\u00b2"])
+def test_bad_batch_is_one_error_line_and_a_good_one_analyses(text):
+    at = _app()
+    at.run()
+    at.text_input(key="batch").set_value(text).run()
+    assert not at.exception
+    (e,) = at.error
+    assert e.value.startswith("Batch: expected a whole number from 1 to 4096") and "\n" not in e.value
+    at.text_input(key="batch").set_value(" 3 ").run()
+    _clean(at)
+    assert not at.error
+    assert "input 3 x 3 x 299 x 299" in at.subheader[0].value  # the overview, batch 3
 
 
 def test_input_recovery_smallest_input_and_channels():

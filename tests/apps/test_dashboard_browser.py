@@ -282,8 +282,9 @@ def test_url_with_every_parameter_reopens_that_view(server, page):
     _wait_text(page, page.locator("body"), ("2 x 256 x 12 x 12", "FLOPs:", "Depth drawn: 2"))
     side = page.locator("[data-testid='stSidebar']")
     assert side.get_by_test_id("stTextInputField").first.input_value() == "3x192x192"
-    assert side.get_by_test_id("stNumberInputField").first.input_value() == "2"
+    assert side.get_by_role("textbox", name="Batch (N)", exact=True).input_value() == "2"
     assert _selectbox_value(side, "Model") == "resnet50"
+    assert _selectbox_value(side, "Aggregation depth") == "2"
     assert _radio_checked(side, "Units") == "FLOPs"
     assert _radio_checked(side, "Trace on") == "cpu"
     assert page.get_by_role("tab", name="Graph").get_attribute("aria-selected") == "true"
