@@ -224,6 +224,32 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_healthy(proc: subprocess.Popen, port: int, log_name: str) -> None:
+    """Until the server on ``port`` answers ``/_stcore/health`` (it exiting first is fatal)."""
+    import urllib.request
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}; see {log_name}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                        timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.05)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server this bench started (its own process group, nothing else)."""
+    import signal
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 SHOT_TABS = {"Overview": "Parameters (count)", "Layers": "Filter by name",
              "Graph": "Selected layer", "Charts": "Selected layer",
              "Receptive field": "theoretical window", "Principles": "P4.",
@@ -249,9 +275,6 @@ _OUTLINED = """(name) => [...document.querySelectorAll('*')].filter(e => e.shado
 
 def bench_server(model: str, other: str, shots: Path | None = None,
                  repeats: int = 5) -> dict[str, float]:
-    import signal
-    import urllib.request
-
     from playwright.sync_api import sync_playwright
 
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -266,16 +289,7 @@ def bench_server(model: str, other: str, shots: Path | None = None,
                              "--headless"], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
-                                            timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.05)
+        _wait_healthy(proc, port, log.name)
         out["server start -> /_stcore/health ok (includes the warm-up)"] = \
             time.perf_counter() - t0
         if exe is None:
@@ -376,12 +390,7 @@ def bench_server(model: str, other: str, shots: Path | None = None,
                 print(f"screenshots in {shots}")
             browser.close()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -399,9 +408,6 @@ def bench_bare(repeats: int = 5) -> dict[str, float]:
     Streamlit itself costs on this machine, before archlens draws anything: the dashboard's
     first render divided by it is a measure the machine's speed and load mostly cancel out of.
     """
-    import signal
-    import urllib.request
-
     from playwright.sync_api import sync_playwright
 
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -420,16 +426,7 @@ def bench_bare(repeats: int = 5) -> dict[str, float]:
          "--server.fileWatcherType", "none"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"bare server exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
-                                            timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                time.sleep(0.05)
+        _wait_healthy(proc, port, log.name)
         base = f"http://127.0.0.1:{port}/"
         viewport = {"width": 1440, "height": 900}
 
@@ -459,12 +456,7 @@ def bench_bare(repeats: int = 5) -> dict[str, float]:
             out[f"bare page: a reload [median of {repeats}]"] = _median(again)
             browser.close()
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        _stop(proc)
         log.close()
         shutil.rmtree(tmp, ignore_errors=True)
     return out

@@ -559,6 +559,19 @@ def _reduce_op(ctx: _Ctx, g: _Geo) -> _Geo:
     return _Geo(layout, grid, st, mixer=g.mixer or mixer)
 
 
+def _mixed(ctx: _Ctx, g: _Geo, dims: Sequence[int], what: str) -> _Geo:
+    """``g`` with the positions along ``dims`` mixed (every output along them depends on every
+    input along them), the layout kept: global where that covers the whole map; an unknown
+    input whose span is known is redeemed the same way."""
+    g = _from_span(g, dims)
+    if g.state is None:
+        return g
+    res = _mix_dims(ctx, g, dims, what)
+    if isinstance(res, str):
+        return ctx.unknown(res, g.layout, g.grid, [g])
+    return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
+
+
 def _mix_along_op(ctx: _Ctx, g: _Geo) -> _Geo:
     """softmax / normalize / sort along a dim: the layout stays, the dim's positions are mixed
     (every output along the dim depends on every input along it)."""
@@ -569,13 +582,7 @@ def _mix_along_op(ctx: _Ctx, g: _Geo) -> _Geo:
     if d is None:
         return ctx.unknown(f"{node.type} dim not recorded", g.layout, g.grid, [g])
     d = int(d) + len(g.layout) if int(d) < 0 else int(d)
-    g = _from_span(g, [d])
-    if g.state is None:
-        return g
-    res = _mix_dims(ctx, g, [d], f"{node.type} over positions")
-    if isinstance(res, str):
-        return ctx.unknown(res, g.layout, g.grid, [g])
-    return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
+    return _mixed(ctx, g, [d], f"{node.type} over positions")
 
 
 def _dim_pixels(ctx: _Ctx, g: _Geo, what: str) -> tuple[int, str] | _Geo:
@@ -651,13 +658,7 @@ def _rnn_op(ctx: _Ctx, ins: list[_Geo]) -> _Geo:
         return ctx.unknown(f"{node.type} along the {axis} axis in one direction: unit i reads "
                            "units 0..i, a window that grows with the position", None, (1, 1),
                            ins)
-    g = _from_span(g, [seq])
-    if g.state is None:
-        return g
-    res = _mix_dims(ctx, g, [seq], f"bidirectional {node.type} over positions")
-    if isinstance(res, str):
-        return ctx.unknown(res, g.layout, g.grid, [g])
-    return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
+    return _mixed(ctx, g, [seq], f"bidirectional {node.type} over positions")
 
 
 def _norm_stats_dims(node: Node, nd: int) -> list[int] | None:
@@ -685,13 +686,7 @@ def _norm_op(ctx: _Ctx, g: _Geo, dims: list[int]) -> _Geo:
     when the whole map is), the layout stays. Over channels only: pointwise."""
     if not _axes_in(g.layout, dims):
         return _elementwise(ctx, [g])
-    g = _from_span(g, dims)
-    if g.state is None:
-        return g
-    res = _mix_dims(ctx, g, dims, f"{ctx.node.type} statistics over positions")
-    if isinstance(res, str):
-        return ctx.unknown(res, g.layout, g.grid, [g])
-    return _Geo(g.layout, g.grid, res[0], mixer=g.mixer or res[1])
+    return _mixed(ctx, g, dims, f"{ctx.node.type} statistics over positions")
 
 
 def _nchw_out(ctx: _Ctx, g: _Geo) -> L.Layout:
