@@ -165,6 +165,7 @@ def run_traced(model: nn.Module, x: torch.Tensor, *, name: str | None = None,
         rec = next(r for r in tracer.records if r.name == tracer.first_empty)
         raise TooSmallInput(name or type(model).__name__, tuple(x.shape), rec.name, rec.type,
                             rec.in_shapes[0] if rec.in_shapes else (), rec.out_shape)
+    tracer.release()
     return TraceResult(tracer, out, tuple(x.shape))
 
 
@@ -407,7 +408,9 @@ def _count_eager(module: nn.Module, full: tuple[int, ...], device: str, dtype: t
 
     res = run_traced(module, x, name=name, forward=forward, holder=holder)
     macs = counter.finish(res.records)
-    return res.records, res.tracer.output_names, macs, counter.unsupported()
+    unsupported = counter.unsupported()
+    counter.release()
+    return res.records, res.tracer.output_names, macs, unsupported
 
 
 def _count_fvcore(module: nn.Module, full: tuple[int, ...], device: str, dtype: torch.dtype,

@@ -426,6 +426,13 @@ class MacCounter(torch.utils._python_dispatch.TorchDispatchMode):
             macs[-1] += rest
         return macs
 
+    def release(self) -> None:
+        """After :meth:`finish` and :meth:`unsupported`: drop the tracer and the formula table
+        (whose closures point back at the counter), so neither is kept in a reference cycle
+        (see :meth:`archlens.trace.Tracer.release`). The counter cannot count again."""
+        self.tracer = None
+        self.table = {}
+
     @property
     def total_macs(self) -> int:
         return self.flops // 2
